@@ -1,0 +1,347 @@
+"""Evaluation metrics used in the units, the assignments and the autograder.
+
+The NumPy functions take plain arrays (or anything :func:`numpy.asarray`
+accepts, such as TensorFlow tensors) and return Python floats or NumPy arrays:
+
+* classification: :func:`accuracy`, :func:`confusion_matrix`;
+* facial keypoints: :func:`keypoint_rmse`, :func:`mean_keypoint_distance`
+  (missing coordinates are ``NaN`` in the targets and are skipped);
+* segmentation: :func:`iou_per_class`, :func:`mean_iou`, :func:`dice_per_class`,
+  :func:`mean_dice`, :func:`pixel_accuracy`.
+
+All of them expect **labels**, not class scores: turn the output of
+``model.predict`` into labels first, e.g. ``scores.argmax(axis=-1)``.
+
+Two metrics also exist on the Keras side, to watch during ``model.fit``:
+:class:`KeypointRMSE` and :func:`mean_iou_metric`. The tests check that they
+agree with their NumPy twins.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "KeypointRMSE",
+    "accuracy",
+    "confusion_matrix",
+    "dice_per_class",
+    "iou_per_class",
+    "keypoint_rmse",
+    "mean_dice",
+    "mean_iou",
+    "mean_iou_metric",
+    "mean_keypoint_distance",
+    "pixel_accuracy",
+]
+
+
+# --------------------------------------------------------------------------- input checks
+
+
+def _labels(values, name: str) -> np.ndarray:
+    """Return integer labels; float arrays are accepted only if every value is a whole number."""
+    array = np.asarray(values)
+    if array.dtype == bool:
+        return array.astype(np.int64)
+    if np.issubdtype(array.dtype, np.integer):
+        return array
+    if np.issubdtype(array.dtype, np.floating):
+        if np.all(np.isfinite(array)) and np.all(array == np.round(array)):
+            return array.astype(np.int64)
+        raise ValueError(
+            f"{name} must hold integer class labels, but it contains non-integer values "
+            "(class scores or probabilities?). Convert scores to labels with "
+            "scores.argmax(axis=-1)."
+        )
+    raise ValueError(f"{name} must hold integer class labels, got dtype {array.dtype}.")
+
+
+def _same_shape_labels(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    y_true = _labels(y_true, "y_true")
+    y_pred = _labels(y_pred, "y_pred")
+    if y_true.shape != y_pred.shape:
+        hint = ""
+        if y_pred.ndim == y_true.ndim + 1:
+            hint = (
+                " y_pred has one more axis than y_true: it looks like class scores; "
+                "pass scores.argmax(axis=-1) instead."
+            )
+        raise ValueError(
+            f"y_true and y_pred must have the same shape, got {y_true.shape} and "
+            f"{y_pred.shape}.{hint}"
+        )
+    if y_true.size == 0:
+        raise ValueError("y_true and y_pred are empty: there is nothing to score.")
+    return y_true, y_pred
+
+
+def _check_label_range(labels: np.ndarray, num_classes: int, name: str) -> None:
+    if labels.min() < 0 or labels.max() >= num_classes:
+        raise ValueError(
+            f"{name} has labels from {labels.min()} to {labels.max()}, but num_classes="
+            f"{num_classes} allows only 0..{num_classes - 1}."
+        )
+
+
+def _label_maps(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Check a pair of segmentation label maps, shaped (H, W) or (N, H, W)."""
+    y_true, y_pred = _same_shape_labels(y_true, y_pred)
+    if y_true.ndim not in (2, 3):
+        raise ValueError(
+            f"segmentation masks must be label maps shaped (H, W) or (N, H, W), got shape "
+            f"{y_true.shape}. For one-hot or score arrays (N, H, W, C) use argmax(axis=-1); "
+            "for masks shaped (N, H, W, 1) use mask[..., 0]."
+        )
+    return y_true, y_pred
+
+
+def _keypoint_arrays(true, pred) -> tuple[np.ndarray, np.ndarray]:
+    true = np.asarray(true, dtype=np.float64)
+    pred = np.asarray(pred, dtype=np.float64)
+    if true.shape != pred.shape:
+        raise ValueError(
+            f"true and pred keypoints must have the same shape, got {true.shape} and {pred.shape}."
+        )
+    if true.ndim != 2 or true.shape[1] % 2 != 0:
+        raise ValueError(
+            "keypoints must be shaped (N, 2K) with columns x1, y1, x2, y2, ... "
+            f"(the Kaggle layout is (N, 30)), got shape {true.shape}."
+        )
+    present = ~np.isnan(true)
+    if not present.any():
+        raise ValueError("every target coordinate is NaN (missing): there is nothing to score.")
+    if np.isnan(pred[present]).any():
+        raise ValueError(
+            "pred contains NaN at coordinates where the target is present; "
+            "a model must predict every keypoint."
+        )
+    return true, pred
+
+
+# --------------------------------------------------------------------------- classification
+
+
+def accuracy(y_true, y_pred) -> float:
+    """Fraction of examples whose predicted label equals the true label.
+
+    Args:
+        y_true: true labels, any shape, e.g. ``(N,)``.
+        y_pred: predicted labels with the same shape (not class scores: use
+            ``scores.argmax(axis=-1)``).
+
+    Returns:
+        A float in [0, 1]. Example: ``accuracy([0, 1, 2, 2], [0, 1, 1, 2]) == 0.75``.
+    """
+    y_true, y_pred = _same_shape_labels(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """Count how often each true class is predicted as each class.
+
+    Entry ``[i, j]`` is the number of examples of true class ``i`` predicted as
+    class ``j``: rows are true classes, columns predicted classes, so the
+    diagonal holds the correct predictions.
+
+    Returns:
+        An int64 array of shape ``(num_classes, num_classes)``.
+    """
+    y_true, y_pred = _same_shape_labels(y_true, y_pred)
+    if int(num_classes) != num_classes or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}.")
+    num_classes = int(num_classes)
+    _check_label_range(y_true, num_classes, "y_true")
+    _check_label_range(y_pred, num_classes, "y_pred")
+    # Each (true, pred) pair gets its own bin number true * C + pred.
+    pair_index = y_true.ravel().astype(np.int64) * num_classes + y_pred.ravel()
+    counts = np.bincount(pair_index, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+# --------------------------------------------------------------------------- keypoints
+
+
+def keypoint_rmse(true, pred) -> float:
+    r"""Root mean squared error in pixels, the Kaggle facial-keypoints score.
+
+    .. math:: \mathrm{RMSE} = \sqrt{\frac{1}{|P|}\sum_{(n, j) \in P} (y_{nj} - \hat y_{nj})^2}
+
+    where :math:`P` is the set of present coordinates: the entries of ``true``
+    that are not ``NaN``. Each x and each y counts as one coordinate.
+
+    Args:
+        true: target keypoints ``(N, 30)`` in pixels, ``NaN`` where missing.
+        pred: predicted keypoints ``(N, 30)`` in pixels.
+
+    Raises:
+        ValueError: shapes differ or are not ``(N, 2K)``, every target is
+            missing, or ``pred`` is ``NaN`` where a target is present.
+    """
+    true, pred = _keypoint_arrays(true, pred)
+    present = ~np.isnan(true)
+    squared_errors = (true[present] - pred[present]) ** 2
+    return float(np.sqrt(np.mean(squared_errors)))
+
+
+def mean_keypoint_distance(true, pred) -> float:
+    """Mean Euclidean distance in pixels between true and predicted keypoints.
+
+    Columns come in (x, y) pairs per keypoint, as in the Kaggle file. A keypoint
+    counts only when both its x and its y are present in ``true``. Unlike the
+    RMSE, this is "how many pixels off is a typical keypoint".
+
+    Raises:
+        ValueError: as :func:`keypoint_rmse`, or no keypoint has both coordinates.
+    """
+    true, pred = _keypoint_arrays(true, pred)
+    true_xy = true.reshape(len(true), -1, 2)
+    pred_xy = pred.reshape(len(pred), -1, 2)
+    present = ~np.isnan(true_xy).any(axis=-1)
+    if not present.any():
+        raise ValueError("no keypoint has both its x and y present in true: nothing to score.")
+    distances = np.linalg.norm(true_xy[present] - pred_xy[present], axis=-1)
+    return float(np.mean(distances))
+
+
+# --------------------------------------------------------------------------- segmentation
+
+
+def _overlaps(y_true, y_pred, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per class: intersection, pixels in the truth, pixels in the prediction."""
+    y_true, y_pred = _label_maps(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    return np.diag(cm).astype(np.float64), cm.sum(axis=1), cm.sum(axis=0)
+
+
+def iou_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
+    r"""Intersection over union of every class, counted over all pixels of all images.
+
+    .. math:: \mathrm{IoU}_c = \frac{|T_c \cap P_c|}{|T_c \cup P_c|}
+
+    with :math:`T_c` the pixels of class :math:`c` in the truth and
+    :math:`P_c` in the prediction.
+
+    Args:
+        y_true, y_pred: label maps ``(H, W)`` or ``(N, H, W)``.
+        num_classes: number of classes C.
+
+    Returns:
+        A float array ``(C,)``; ``NaN`` for a class that appears in neither the
+        truth nor the prediction (its IoU is undefined, not 0 or 1).
+    """
+    intersection, in_true, in_pred = _overlaps(y_true, y_pred, num_classes)
+    union = in_true + in_pred - intersection
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, intersection / union, np.nan)
+
+
+def mean_iou(y_true, y_pred, num_classes: int) -> float:
+    """Mean of :func:`iou_per_class` over the classes that are defined (``numpy.nanmean``).
+
+    The result is never ``NaN``: inputs must hold at least one pixel, and that
+    pixel's true class is present, so at least one class has an IoU.
+    This matches ``keras.metrics.MeanIoU``, which also skips absent classes.
+    """
+    return float(np.nanmean(iou_per_class(y_true, y_pred, num_classes)))
+
+
+def dice_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
+    r"""Dice coefficient (F1 score) of every class over all pixels.
+
+    .. math:: \mathrm{Dice}_c = \frac{2\,|T_c \cap P_c|}{|T_c| + |P_c|}
+
+    Returns a float array ``(C,)`` with ``NaN`` for a class absent from both
+    truth and prediction, like :func:`iou_per_class`.
+    """
+    intersection, in_true, in_pred = _overlaps(y_true, y_pred, num_classes)
+    total = in_true + in_pred
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, 2.0 * intersection / total, np.nan)
+
+
+def mean_dice(y_true, y_pred, num_classes: int) -> float:
+    """Mean of :func:`dice_per_class` over the defined classes (never ``NaN``, see :func:`mean_iou`)."""
+    return float(np.nanmean(dice_per_class(y_true, y_pred, num_classes)))
+
+
+def pixel_accuracy(y_true, y_pred) -> float:
+    """Fraction of pixels whose predicted class is right, for label maps ``(H, W)`` or ``(N, H, W)``.
+
+    Easy to inflate: a model that predicts "background" everywhere scores high
+    when most pixels are background. Report IoU or Dice next to it.
+    """
+    y_true, y_pred = _label_maps(y_true, y_pred)
+    return float(np.mean(y_true == y_pred))
+
+
+# --------------------------------------------------------------------------- Keras metrics
+
+
+@keras.saving.register_keras_serializable(package="course")
+class KeypointRMSE(keras.metrics.Metric):
+    """Keras metric: keypoint RMSE in pixels over the present (non-``NaN``) targets.
+
+    It accumulates the sum of squared errors and the number of present
+    coordinates over an epoch, so its value equals :func:`keypoint_rmse` on all
+    the data seen, not an average of per-batch RMSEs.
+
+    Args:
+        scale: factor from the model's target units to pixels. A model trained
+            on targets normalised as ``(pixels - 48) / 48`` uses ``scale=48``
+            to report pixels. The default 1 means targets are already pixels.
+        name: the name shown in logs and in ``history.history``.
+
+    Example::
+
+        model.compile(optimizer="adam", loss=..., metrics=[KeypointRMSE(scale=48.0)])
+    """
+
+    def __init__(self, scale: float = 1.0, name: str = "keypoint_rmse", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.scale = float(scale)
+        self.squared_error_sum = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="squared_error_sum"
+        )
+        self.present_count = self.add_variable(
+            shape=(), initializer="zeros", dtype="float32", name="present_count"
+        )
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true = ops.convert_to_tensor(y_true, dtype="float32")
+        y_pred = ops.convert_to_tensor(y_pred, dtype="float32")
+        present = ops.logical_not(ops.isnan(y_true))
+        # where() keeps the NaN targets out of the sum (NaN * 0 would still be NaN).
+        error = ops.where(present, y_true - y_pred, 0.0) * self.scale
+        weight = ops.cast(present, "float32")
+        if sample_weight is not None:
+            # One weight per example, broadcast over its coordinates.
+            sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
+            weight = weight * sample_weight
+        self.squared_error_sum.assign_add(ops.sum(weight * ops.square(error)))
+        self.present_count.assign_add(ops.sum(weight))
+
+    def result(self):
+        return ops.sqrt(ops.divide_no_nan(self.squared_error_sum, self.present_count))
+
+    def reset_state(self):
+        self.squared_error_sum.assign(0.0)
+        self.present_count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def mean_iou_metric(num_classes: int, name: str = "mean_iou") -> keras.metrics.MeanIoU:
+    """A ``keras.metrics.MeanIoU`` for a model whose output is per-pixel class scores.
+
+    The model outputs ``(N, H, W, C)`` softmax scores and the targets are label
+    maps ``(N, H, W)``; the metric takes the argmax itself
+    (``sparse_y_pred=False``). Like :func:`mean_iou` it averages over the
+    classes present in truth or prediction.
+    """
+    return keras.metrics.MeanIoU(
+        num_classes=num_classes, sparse_y_true=True, sparse_y_pred=False, name=name
+    )

@@ -1,0 +1,117 @@
+"""The Unit 1 self-checks accept right answers and explain typical wrong ones."""
+
+import numpy as np
+import pytest
+
+from course.checks import CheckFailed
+from course.checks import unit1 as check
+
+# --------------------------------------------------------------------------- 1.1 gradient step
+
+
+def right_step(w, X, y, learning_rate):
+    return w - learning_rate * 2.0 / len(y) * X.T @ (X @ w - y)
+
+
+def test_gradient_step_accepts_right_answer(capsys):
+    assert check.gradient_step(right_step) is True
+    assert "correct" in capsys.readouterr().out
+
+
+def test_gradient_step_skeleton_counts_as_not_attempted(capsys):
+    def skeleton(w, X, y, learning_rate):
+        raise NotImplementedError("Exercise 1.1")
+
+    assert check.gradient_step(skeleton) is False
+    assert "not attempted" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong_step", "message"),
+    [
+        (lambda w, X, y, lr: w + lr * 2.0 / len(y) * X.T @ (X @ w - y), "add the gradient"),
+        (lambda w, X, y, lr: w - lr * X.T @ (X @ w - y), "left out 2/N"),
+        (lambda w, X, y, lr: w - lr * 2.0 * X.T @ (X @ w - y), "summed the squared errors"),
+        (lambda w, X, y, lr: w - lr / len(y) * X.T @ (X @ w - y), "factor 2"),
+        (lambda w, X, y, lr: w - 2.0 / len(y) * X.T @ (X @ w - y), "learning rate"),
+        (lambda w, X, y, lr: lr * 2.0 / len(y) * X.T @ (X @ w - y), "instead of the new weights"),
+        (lambda w, X, y, lr: (w - lr * 2.0 / len(y) * X.T @ (X @ w - y))[:, None], "1-D"),
+        (lambda w, X, y, lr: None, "forget to `return`"),
+    ],
+)
+def test_gradient_step_explains_typical_mistakes(wrong_step, message):
+    with pytest.raises(CheckFailed, match=message):
+        check.gradient_step(wrong_step)
+
+
+def test_gradient_step_reports_other_wrong_values():
+    def wrong_residual(w, X, y, learning_rate):
+        return w - learning_rate * 2.0 / len(y) * X.T @ (X @ w + y)
+
+    with pytest.raises(CheckFailed, match="differs from the expected values"):
+        check.gradient_step(wrong_residual)
+
+
+# --------------------------------------------------------------------------- 1.2 features
+
+
+def right_features(x, degree):
+    return np.vander(x, degree + 1, increasing=True)
+
+
+def test_polynomial_features_accepts_right_answer():
+    assert check.polynomial_features(right_features) is True
+
+
+@pytest.mark.parametrize(
+    ("wrong_features", "message"),
+    [
+        (lambda x, d: np.vander(x, d + 1, increasing=True)[:, 1:], "bias column is missing"),
+        (lambda x, d: np.vander(x, d + 1), "reverse order"),
+        (lambda x, d: np.vander(x, d + 1, increasing=True).T, "transposed"),
+        (lambda x, d: np.vander(x, d, increasing=True), "highest power is missing"),
+        (lambda x, d: np.vander(2 * x, d + 1, increasing=True), "differs from the expected"),
+    ],
+)
+def test_polynomial_features_explains_typical_mistakes(wrong_features, message):
+    with pytest.raises(CheckFailed, match=message):
+        check.polynomial_features(wrong_features)
+
+
+# --------------------------------------------------------------------------- 1.3 fit
+
+
+def right_fit(x, y, degree):
+    return np.linalg.lstsq(np.vander(x, degree + 1, increasing=True), y, rcond=None)[0]
+
+
+def test_fit_polynomial_accepts_right_answers():
+    assert check.fit_polynomial(right_fit) is True
+    # Solving the normal equations is a right answer too (well conditioned here).
+    assert check.fit_polynomial(
+        lambda x, y, d: np.linalg.solve(
+            np.vander(x, d + 1, increasing=True).T @ np.vander(x, d + 1, increasing=True),
+            np.vander(x, d + 1, increasing=True).T @ y,
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("wrong_fit", "message"),
+    [
+        (lambda x, y, d: np.linalg.lstsq(np.vander(x, d + 1, increasing=True), y, rcond=None),
+         "whole tuple"),
+        (lambda x, y, d: np.polyfit(x, y, d), "reverse order"),
+        (lambda x, y, d: np.linalg.lstsq(np.vander(x, d, increasing=True), y, rcond=None)[0],
+         "has shape"),
+        (lambda x, y, d: np.vander(x, d + 1, increasing=True).T @ y, "differs from the expected"),
+    ],
+)
+def test_fit_polynomial_explains_typical_mistakes(wrong_fit, message):
+    with pytest.raises(CheckFailed, match=message):
+        check.fit_polynomial(wrong_fit)
+
+
+def test_solution_prints_reference_source(capsys):
+    check.gradient_step.solution()
+    assert "def _reference_gradient_step" in capsys.readouterr().out

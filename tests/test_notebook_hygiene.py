@@ -1,0 +1,55 @@
+"""Committed notebooks are clean: valid, no outputs, shared setup cell, Colab badge."""
+
+import json
+
+import nbformat
+import pytest
+
+from course.notebooks import ROOT, course_notebooks, problems, sync
+from course.runtime import BOOTSTRAP_CELL
+
+NOTEBOOKS = course_notebooks()
+IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_committed_notebook_is_clean(path):
+    assert problems(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_has_colab_badge_and_no_todo_cells(path):
+    nb = nbformat.read(path, as_version=4)
+    title = nb.cells[0]
+    assert title.cell_type == "markdown" and "colab.research.google.com" in title.source
+    for cell in nb.cells:
+        text = cell.source.strip()
+        assert text.upper() not in ("TODO", "# TODO", "TBD"), f"placeholder cell in {path.name}"
+
+
+def _notebook_with_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Title"),
+        nbformat.v4.new_code_cell("print('hi')", execution_count=1,
+                                  outputs=[nbformat.v4.new_output("stream", text="hi\n")]),
+    ]
+    path = tmp_path / "dirty.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_problems_reports_outputs_and_stale_setup_then_sync_fixes_them(tmp_path):
+    path = _notebook_with_outputs(tmp_path)
+    found = problems(path)
+    assert any("outputs" in p for p in found) and any("setup cell" in p for p in found)
+    assert sync(path) is True
+    assert problems(path) == []
+    assert nbformat.read(path, as_version=4).cells[1].source == BOOTSTRAP_CELL
+    assert sync(path) is False  # idempotent
+
+
+def test_problems_reports_invalid_json(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text(json.dumps({"cells": "not a list"}))
+    assert "not a valid notebook" in problems(path)[0]
