@@ -22,6 +22,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 __all__ = [
     "confusion_matrix",
@@ -37,8 +38,18 @@ __all__ = [
 CORRECT_COLOR = "black"
 WRONG_COLOR = "red"
 # One fixed color per class (class 0 first), so the same class always looks the same.
-CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-                "#7f7f7f", "#bcbd22", "#17becf")
+CLASS_COLORS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 OVERLAY_ALPHA = 0.5
 
 
@@ -126,7 +137,9 @@ def _label_name(label, class_names: Sequence[str] | None) -> str:
 # --------------------------------------------------------------------------- classification
 
 
-def image_grid(images, labels=None, predictions=None, class_names=None, ncols=8, title=None) -> Figure:
+def image_grid(
+    images, labels=None, predictions=None, class_names=None, ncols=8, title=None
+) -> Figure:
     """Show images in a grid, optionally titled with true and predicted labels.
 
     Args:
@@ -186,28 +199,38 @@ def confusion_matrix(cm, class_names=None, normalize=False) -> Figure:
     size = max(3.5, 0.5 * num_classes + 1.5)
     fig = _figure(figsize=(size + 1, size), layout="constrained")
     ax = fig.subplots()
-    image = ax.imshow(cm, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    top = 1.0 if normalize else max(float(cm.max()), 1.0)
+    image = ax.imshow(cm, cmap="Blues", vmin=0, vmax=top)
     fig.colorbar(image, ax=ax, shrink=0.8)
     ticks = np.arange(num_classes)
     ax.set_xticks(ticks, names, rotation=45, ha="right")
     ax.set_yticks(ticks, names)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    threshold = cm.max() / 2 if cm.max() > 0 else 1
+    # White text on the dark upper half of the color scale, black on the light half.
+    threshold = top / 2
     for row in range(num_classes):
         for col in range(num_classes):
             value = cm[row, col]
             text = f"{value:.2f}" if normalize else f"{value:.0f}"
-            ax.text(col, row, text, ha="center", va="center", fontsize=8,
-                    color="white" if value > threshold else "black")
+            ax.text(
+                col,
+                row,
+                text,
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if value > threshold else "black",
+            )
     return fig
 
 
 # --------------------------------------------------------------------------- training
 
 
-def curves(series: Mapping[str, Sequence[float]], xlabel="epoch", ylabel="loss", title=None,
-           logy=False) -> Figure:
+def curves(
+    series: Mapping[str, Sequence[float]], xlabel="epoch", ylabel="loss", title=None, logy=False
+) -> Figure:
     """Plot several curves on one axes, e.g. the loss for different learning rates.
 
     Args:
@@ -223,7 +246,9 @@ def curves(series: Mapping[str, Sequence[float]], xlabel="epoch", ylabel="loss",
     for name, values in series.items():
         values = np.asarray(values, dtype=np.float64)
         if values.ndim != 1 or values.size == 0:
-            raise ValueError(f"series[{name!r}] must be a non-empty 1-D sequence, got {values.shape}.")
+            raise ValueError(
+                f"series[{name!r}] must be a non-empty 1-D sequence, got {values.shape}."
+            )
         ax.plot(np.arange(1, values.size + 1), values, label=str(name))
     if logy:
         ax.set_yscale("log")
@@ -268,6 +293,7 @@ def training_curves(history, metrics=None) -> Figure:
             ax.plot(val_epochs, logs[f"val_{name}"], marker=".", label="validation")
         ax.set_title(name)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     return fig
@@ -297,7 +323,9 @@ def keypoints(images, true=None, pred=None, ncols=4) -> Figure:
             continue
         values = _matching(values, count, name, ndim=2).astype(np.float64)
         if values.shape[1] % 2:
-            raise ValueError(f"{name} must have (x, y) column pairs, got {values.shape[1]} columns.")
+            raise ValueError(
+                f"{name} must have (x, y) column pairs, got {values.shape[1]} columns."
+            )
         layers.append((values, style))
     fig, axes = _grid(count, ncols, cell_size=2.4)
     for index, ax in enumerate(axes):
@@ -305,11 +333,21 @@ def keypoints(images, true=None, pred=None, ncols=4) -> Figure:
         for values, style in layers:
             ax.scatter(values[index, 0::2], values[index, 1::2], linewidths=1, **style)
     if layers:
-        fig.legend(handles=[
-            Line2D([], [], linestyle="", marker=style["marker"], color=style["color"],
-                   label=style["label"])
-            for _, style in layers
-        ], loc="outside lower center", ncols=len(layers))
+        fig.legend(
+            handles=[
+                Line2D(
+                    [],
+                    [],
+                    linestyle="",
+                    marker=style["marker"],
+                    color=style["color"],
+                    label=style["label"],
+                )
+                for _, style in layers
+            ],
+            loc="outside lower center",
+            ncols=len(layers),
+        )
     return fig
 
 
@@ -374,13 +412,22 @@ def segmentation(images, masks, predictions=None, class_names=None) -> Figure:
             ax.set_yticks([])
             _show(ax, images[row])
             if labels is not None:
-                ax.imshow(labels[row], cmap=colormap, vmin=-0.5, vmax=num_classes - 0.5,
-                          alpha=OVERLAY_ALPHA, interpolation="nearest")
+                ax.imshow(
+                    labels[row],
+                    cmap=colormap,
+                    vmin=-0.5,
+                    vmax=num_classes - 0.5,
+                    alpha=OVERLAY_ALPHA,
+                    interpolation="nearest",
+                )
             if row == 0:
                 ax.set_title(heading)
     names = class_names if class_names is not None else [f"class {c}" for c in range(num_classes)]
-    fig.legend(handles=[Patch(color=CLASS_COLORS[c], label=str(names[c])) for c in range(num_classes)],
-               loc="outside lower center", ncols=num_classes)
+    fig.legend(
+        handles=[Patch(color=CLASS_COLORS[c], label=str(names[c])) for c in range(num_classes)],
+        loc="outside lower center",
+        ncols=num_classes,
+    )
     return fig
 
 
@@ -413,8 +460,13 @@ def conv_filters(kernel, ncols=8) -> Figure:
         if kernel.shape[2] == 3:
             ax.imshow(kernel[:, :, :, index] / (2 * largest) + 0.5, interpolation="nearest")
         else:
-            image = ax.imshow(kernel[:, :, 0, index], cmap="RdBu_r", vmin=-largest,
-                              vmax=largest, interpolation="nearest")
+            image = ax.imshow(
+                kernel[:, :, 0, index],
+                cmap="RdBu_r",
+                vmin=-largest,
+                vmax=largest,
+                interpolation="nearest",
+            )
         ax.set_title(str(index), fontsize=7)
     if kernel.shape[2] != 3:
         fig.colorbar(image, ax=axes, shrink=0.8)

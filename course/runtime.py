@@ -39,7 +39,7 @@ if "google.colab" in sys.modules:
 
 import course
 
-course.runtime.setup()"""
+runtime_info = course.runtime.setup()"""
 
 
 def _flag(name: str) -> bool:

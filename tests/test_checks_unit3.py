@@ -113,8 +113,14 @@ def _no_relu_derivative(X, Y, W1, b1, W2, b2):
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (_tweak(3, lambda g, X: g[None, :]), r"db2 has shape \(1, 3\), expected \(3,\) — sum over the batch axis"),
-        (_tweak(1, lambda g, X: np.tile(g, (len(X), 1)) / len(X)), r"db1 has shape \(6, 5\).*one bias gradient per example"),
+        (
+            _tweak(3, lambda g, X: g[None, :]),
+            r"db2 has shape \(1, 3\), expected \(3,\) — sum over the batch axis",
+        ),
+        (
+            _tweak(1, lambda g, X: np.tile(g, (len(X), 1)) / len(X)),
+            r"db1 has shape \(6, 5\).*one bias gradient per example",
+        ),
         (_tweak(2, lambda g, X: g.T), "dW2 looks transposed"),
         (_tweak(0, lambda g, X: g.T), "dW1 looks transposed"),
         (_tweak(0, lambda g, X: g * len(X)), "dW1 is off by a factor of the batch size"),

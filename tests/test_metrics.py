@@ -238,3 +238,18 @@ def test_keras_mean_iou_skips_absent_class_like_numpy():
     metric = metrics.mean_iou_metric(3)
     metric.update_state(y_true, scores)
     assert float(metric.result()) == pytest.approx(7 / 12, rel=1e-5)
+
+
+def test_keras_keypoint_rmse_inside_model_evaluate():
+    import keras
+
+    rng = np.random.default_rng(2)
+    images = rng.random((10, 3)).astype("float32")
+    true = rng.uniform(0, 96, size=(10, 4)).astype("float32")
+    true[::3, 1] = NAN
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4)])
+    model.compile(loss="mae", metrics=[metrics.KeypointRMSE()])
+    # Batches of 4 check that the epoch value pools all coordinates (compiled graph mode).
+    scores = model.evaluate(images, true, batch_size=4, verbose=0, return_dict=True)
+    expected = metrics.keypoint_rmse(true, model.predict(images, verbose=0))
+    assert scores["keypoint_rmse"] == pytest.approx(expected, rel=1e-5)

@@ -30,8 +30,16 @@ def render(fig):
 
 def test_image_grid_layout_and_red_wrong_predictions():
     images = np.random.default_rng(0).integers(0, 256, size=(5, 8, 8), dtype=np.uint8)
-    fig = render(plots.image_grid(images, labels=[0, 1, 2, 1, 0], predictions=[0, 2, 2, 1, 1],
-                                  class_names=["cat", "dog", "frog"], ncols=3, title="pets"))
+    fig = render(
+        plots.image_grid(
+            images,
+            labels=[0, 1, 2, 1, 0],
+            predictions=[0, 2, 2, 1, 1],
+            class_names=["cat", "dog", "frog"],
+            ncols=3,
+            title="pets",
+        )
+    )
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 6
     assert len(visible_axes(fig)) == 5
@@ -65,7 +73,9 @@ def test_image_grid_predictions_only_are_not_red():
 
 def test_image_grid_bad_input():
     images = np.zeros((4, 8, 8))
-    with pytest.raises(ValueError, match=r"labels must have one entry per image: expected shape \(4"):
+    with pytest.raises(
+        ValueError, match=r"labels must have one entry per image: expected shape \(4"
+    ):
         plots.image_grid(images, labels=[0, 1, 2])
     with pytest.raises(ValueError, match="predictions must have one entry per image"):
         plots.image_grid(images, labels=[0, 1, 2, 3], predictions=np.zeros((4, 10)))
@@ -105,8 +115,11 @@ def test_training_curves_bad_input():
 
 
 def test_curves_one_line_per_series():
-    fig = render(plots.curves({"lr=0.1": [3, 2, 1], "lr=0.01": [3, 2.9, 2.8]}, logy=True,
-                              title="learning rates"))
+    fig = render(
+        plots.curves(
+            {"lr=0.1": [3, 2, 1], "lr=0.01": [3, 2.9, 2.8]}, logy=True, title="learning rates"
+        )
+    )
     (ax,) = fig.axes
     assert len(ax.lines) == 2
     assert ax.get_yscale() == "log"
@@ -171,7 +184,9 @@ def test_segmentation_without_predictions_fixed_color_range():
 
 def test_segmentation_bad_input():
     images = np.zeros((2, 8, 8, 3))
-    with pytest.raises(ValueError, match=r"masks must be label maps \(N, H, W\) with one per image"):
+    with pytest.raises(
+        ValueError, match=r"masks must be label maps \(N, H, W\) with one per image"
+    ):
         plots.segmentation(images, np.zeros((3, 8, 8), int))
     with pytest.raises(ValueError, match="predictions must be label maps"):
         plots.segmentation(images, np.zeros((2, 8, 8), int), np.zeros((1, 8, 8), int))
@@ -186,7 +201,7 @@ def test_segmentation_bad_input():
 
 def test_conv_filters_grayscale_symmetric_scale():
     kernel = np.random.default_rng(4).normal(size=(3, 3, 2, 5)).astype(np.float32)
-    kernel[0, 0, 0, 0] = -4.0  # the largest magnitude
+    kernel[0, 0, 0, 0] = 4.0  # the largest magnitude; the scale must still reach -4
     fig = render(plots.conv_filters(kernel, ncols=4))
     filter_axes = [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
     assert len(filter_axes) == 5
@@ -243,3 +258,19 @@ def test_confusion_matrix_bad_input():
         plots.confusion_matrix(np.zeros((2, 3)))
     with pytest.raises(ValueError, match="class_names has 3 names for 2 classes"):
         plots.confusion_matrix(np.eye(2), class_names=["a", "b", "c"])
+
+
+def test_figures_are_not_left_open_in_pyplot():
+    from matplotlib import pyplot as plt
+
+    before = plt.get_fignums()
+    plots.image_grid(np.zeros((2, 4, 4)))
+    plots.curves({"a": [1, 2]})
+    assert plt.get_fignums() == before
+
+
+def test_confusion_matrix_text_contrasts_with_cell():
+    # Normalised: 0.6 lies in the dark half of the 0..1 scale, 0.4 in the light half.
+    ax = plots.confusion_matrix(np.array([[6, 4], [4, 6]]), normalize=True).axes[0]
+    colors = [to_rgba(t.get_color()) for t in ax.texts]
+    assert colors == [to_rgba(c) for c in ("white", "black", "black", "white")]

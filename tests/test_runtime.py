@@ -62,4 +62,4 @@ def test_record_prints_and_stores(monkeypatch, tmp_path, capsys):
 def test_bootstrap_installs_only_on_colab():
     assert 'if "google.colab" in sys.modules:' in runtime.BOOTSTRAP_CELL
     assert runtime.REPO_URL in runtime.BOOTSTRAP_CELL
-    assert runtime.BOOTSTRAP_CELL.rstrip().endswith("course.runtime.setup()")
+    assert runtime.BOOTSTRAP_CELL.rstrip().endswith("= course.runtime.setup()")

@@ -101,3 +101,22 @@ def smooth_noise(rng: np.random.Generator, n: int, size: int, cells: int) -> np.
     frac = position - lower
     rows = coarse[:, lower] * (1 - frac)[None, :, None] + coarse[:, lower + 1] * frac[None, :, None]
     return rows[:, :, lower] * (1 - frac) + rows[:, :, lower + 1] * frac
+
+
+def ellipse_brush(cx, cy, rx, ry, angle, value):
+    """A ``draw`` function for :func:`paint`: filled ellipses of colour ``value``."""
+
+    def draw(xs, ys):
+        return coverage(ellipse_distance(xs, ys, cx, cy, rx, ry, angle)), value
+
+    return draw
+
+
+def stroke_brush(x0, y0, x1, y1, half_width, value):
+    """A ``draw`` function for :func:`paint`: strokes ``half_width`` pixels thick."""
+
+    def draw(xs, ys):
+        distance = segment_distance(xs, ys, x0, y0, x1, y1)
+        return coverage(distance - _per_image(half_width)), value
+
+    return draw

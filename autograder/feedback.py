@@ -1,0 +1,99 @@
+"""``course-grader feedback``: nbgrader generate_feedback without the hidden tests.
+
+nbgrader's feedback shows the autograded notebook, in which the hidden tests
+were restored for grading. Before rendering, :class:`StripHiddenTests` cuts
+the hidden region out of every cell and replaces the traceback of a cell
+that held one (IPython prints the failing source line). After rendering, the
+text of every HTML file is checked against every hidden-test line from the
+gradebook; a file that still contains one is deleted and reported.
+"""
+
+from __future__ import annotations
+
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+from traitlets.config import Config
+
+from autograder import gradebook
+
+
+class FeedbackLeak(RuntimeError):
+    """A rendered feedback file still contains a hidden-test line."""
+
+
+class StripHiddenTests(ClearHiddenTests):
+    """nbgrader's ClearHiddenTests, plus tracebacks of those cells reduced to one line."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        if self.begin_test_delimeter not in cell.source:
+            return cell, resources
+        self._remove_hidden_test_region(cell)
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output.traceback = [
+                    f"{output.get('ename', 'Error')}: {output.get('evalue', '')}",
+                    "(a test failed; hidden tests are not shown in feedback)",
+                ]
+        return cell, resources
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_text(path: Path) -> str:
+    parser = _Text()
+    parser.feed(path.read_text(errors="replace"))
+    return "".join(parser.parts)
+
+
+def leaked_lines(path: Path, hidden_lines: list[str]) -> list[str]:
+    text = html_text(path)
+    return [line for line in hidden_lines if line in text]
+
+
+def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = None,
+                      zip_archive: bool = True) -> dict:
+    """Render feedback for every autograded submission; returns {files, leaks, archive}."""
+    course_dir = Path(course_dir)
+    db = db_path or course_dir / "gradebook.db"
+    config = Config()
+    config.GenerateFeedback.preprocessors = [StripHiddenTests, GetGrades,
+                                             CSSHTMLHeaderPreprocessor]
+    config.StripHiddenTests.enforce_metadata = False
+    api = gradebook.make_api(course_dir, db, config)
+    outcome = api.generate_feedback(assignment, force=True)
+    if not outcome["success"]:
+        raise RuntimeError("nbgrader generate_feedback failed:\n" + outcome.get("error", ""))
+    hidden = gradebook.hidden_test_lines(db, assignment)
+    files, leaks = [], {}
+    for html in sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html")):
+        found = leaked_lines(html, hidden)
+        if found:
+            leaks[str(html)] = found
+            html.unlink()
+        else:
+            files.append(str(html))
+    archive = None
+    if zip_archive and files:
+        staging = course_dir / "feedback" / f".{assignment}-zip"
+        shutil.rmtree(staging, ignore_errors=True)
+        for html in files:
+            relative = Path(html).relative_to(course_dir / "feedback")
+            (staging / relative).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(html, staging / relative)
+        archive = shutil.make_archive(str(course_dir / "feedback" / f"{assignment}_feedback"),
+                                      "zip", staging)
+        shutil.rmtree(staging)
+    if leaks:
+        raise FeedbackLeak(f"hidden-test lines found (files deleted): {leaks}")
+    return {"files": files, "archive": archive}
