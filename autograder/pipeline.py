@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import shutil
 import sys
@@ -42,6 +41,8 @@ from autograder.structure import (
     sanitize_preprocessors,
     structure_issues,
 )
+from course.runtime import data_source
+from course.runtime import quick as quick_mode
 
 MAX_NOTEBOOK_BYTES = 200 * 2**20
 MAX_PREDICTION_BYTES = 2 * 2**30
@@ -118,11 +119,11 @@ class Grader:
         release = options.course_dir / "release" / options.assignment / f"{self.notebook}.ipynb"
         self.release_nb = nbformat.read(release, as_version=4) if release.exists() else None
         self.backend = sandbox.choose_backend(options.backend)
+        self.source = data_source(options.data_source)
+        self.quick = options.quick if options.quick is not None else quick_mode()
+        questions = self._metric_questions()
         self.scratch = Path(tempfile.mkdtemp(prefix="course-grader-", dir=options.scratch_dir))
-        self.source = options.data_source or os.environ.get("COURSE_DATA") or "real"
-        self.quick = options.quick if options.quick is not None else (
-            os.environ.get("COURSE_QUICK") == "1")
-        self.hidden = self._load_hidden_sets()
+        self.hidden = self._load_hidden_sets(questions)
         # One slot per worker: its GPU (if any) and its own sandbox uid, so that one
         # submission's processes never count against another's process limit.
         self.slots: queue.Queue = queue.Queue()
@@ -130,9 +131,20 @@ class Grader:
             self.slots.put((index, gpu))
 
     # ---- trusted preparation -------------------------------------------------
-    def _load_hidden_sets(self) -> list[HiddenSet]:
-        questions = parse_grading_toml(grading_toml_path(self.options.course_dir,
-                                                         self.options.assignment))
+    def _metric_questions(self) -> list[MetricQuestion]:
+        path = grading_toml_path(self.options.course_dir, self.options.assignment)
+        questions = parse_grading_toml(path)
+        graded_ids = {c.name for c in self.source_cells if c.is_grade}
+        for question in questions:
+            if self.source not in question.tiers:
+                raise ValueError(f"{path}: {question.grade_id} has no [metric.{self.source}] "
+                                 f"tiers for COURSE_DATA={self.source}")
+            if question.grade_id not in graded_ids:
+                raise ValueError(f"{path}: {question.grade_id} is not a grade cell of "
+                                 f"{self.options.assignment} ({sorted(graded_ids)})")
+        return questions
+
+    def _load_hidden_sets(self, questions: list[MetricQuestion]) -> list[HiddenSet]:
         if not questions:
             return []
         loader = scoring.load_callable(self.options.hidden_loader)

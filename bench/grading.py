@@ -80,6 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submissions", type=int, default=4)
     parser.add_argument("--backend", default="bwrap")
+    parser.add_argument("--repeats", type=int, default=2, help="best of this many runs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -98,9 +99,13 @@ def main() -> None:
         one = timed_grade(course, args.backend, 1, students[:1])
         grade_assignment(course, "kp", {s: archive for s in students[1:]}, backend=args.backend,
                          timeouts=TIMEOUTS, limits=LIMITS)
-        bare = min(bare_run(notebook, weights) for _ in range(2))
-        serial = timed_grade(course, args.backend, 1)
-        parallel = timed_grade(course, args.backend, 2)
+        # The machine may be shared: alternate the runs and keep the best of each.
+        bare, serial, parallel = [], [], []
+        for _ in range(args.repeats):
+            bare.append(bare_run(notebook, weights))
+            serial.append(timed_grade(course, args.backend, 1))
+            parallel.append(timed_grade(course, args.backend, 2))
+        bare, serial, parallel = min(bare), min(serial), min(parallel)
     per_submission = serial / args.submissions
     print(f"cores available: {os.cpu_count()}  backend: {args.backend}  "
           f"submissions: {args.submissions}")

@@ -384,3 +384,14 @@ def test_a_broken_file_is_not_retried_until_it_changes(hostile):
     nbformat.write(fixed, course / "submitted" / "garbage" / "toy" / "toy.ipynb")
     (regraded,) = pipeline.grade(GradeOptions(**options, timeouts=HOSTILE_TIMEOUTS))
     assert regraded["status"] == "graded" and regraded["score"] == 6.0
+
+
+def test_missing_tiers_for_the_data_source_stop_before_grading(honest):
+    from autograder.release import release
+
+    course, _ = honest
+    release(course, "kp")  # its grading file has synthetic tiers only
+    with pytest.raises(ValueError, match=r"no \[metric.real\] tiers"):
+        pipeline.grade(GradeOptions(course_dir=course, assignment="kp", backend="bwrap",
+                                    data_source="real", hidden_loader=HIDDEN_LOADER,
+                                    progress=False))

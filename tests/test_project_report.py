@@ -72,7 +72,9 @@ def test_rubric_points_agree_with_the_cells():
 
 def test_rubric_check_notices_a_mismatch():
     nb = source_notebook()
-    answer = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "data_answer")
+    answer = next(
+        c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "data_answer"
+    )
     answer.metadata["nbgrader"]["points"] = 12
     problems = rubric_problems(nb)
     assert any(p.startswith("data_answer") for p in problems)
@@ -128,8 +130,9 @@ def test_filled_in_report_goes_through_nbgrader_manual_grading(tmp_path):
     }
 
     def nbgrader(*args):
-        result = subprocess.run([str(venv_bin / "nbgrader"), *args], cwd=course, env=env,
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            [str(venv_bin / "nbgrader"), *args], cwd=course, env=env, capture_output=True, text=True
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result
 
@@ -140,7 +143,9 @@ def test_filled_in_report_goes_through_nbgrader_manual_grading(tmp_path):
     nbformat.write(_fill_in(release), submitted / f"{NAME}.ipynb")
     nbgrader("autograde", NAME, "--student", "alice")
 
-    expected = {grade_id: meta["points"] for grade_id, meta in graded_cells(source_notebook()).items()}
+    expected = {
+        grade_id: meta["points"] for grade_id, meta in graded_cells(source_notebook()).items()
+    }
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         notebook = gradebook.find_submission_notebook(NAME, NAME, "alice")
         grades = {grade.name: grade for grade in notebook.grades}
@@ -151,9 +156,16 @@ def test_filled_in_report_goes_through_nbgrader_manual_grading(tmp_path):
         assert notebook.max_score == 100
         assert gradebook.find_notebook(NAME, NAME).max_score == 100
         # The filled-in answers reached the gradebook's copy, ready for the grader.
-        autograded = nbformat.read(course / "autograded" / "alice" / NAME / f"{NAME}.ipynb", as_version=4)
+        autograded = nbformat.read(
+            course / "autograded" / "alice" / NAME / f"{NAME}.ipynb", as_version=4
+        )
         answers = [c for c in autograded.cells if c.metadata.get("nbgrader", {}).get("solution")]
         assert all("YOUR ANSWER HERE" not in c.source for c in answers)
-        errors = [o for c in autograded.cells if c.cell_type == "code" for o in c.outputs
-                  if o.output_type == "error"]
+        errors = [
+            o
+            for c in autograded.cells
+            if c.cell_type == "code"
+            for o in c.outputs
+            if o.output_type == "error"
+        ]
         assert errors == []

@@ -1,8 +1,10 @@
 """The committed student versions in assignments/release/ are what nbgrader makes from source/."""
 
+import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +25,8 @@ def regenerated(tmp_path_factory):
             [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
              f"--CourseDirectory.root={work}", f"--CourseDirectory.db_url=sqlite:///{work}/gb.db"],
             cwd=work, capture_output=True, text=True,
+            # nbgrader runs `alembic` from PATH to create the gradebook.
+            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
         )
         assert done.returncode == 0, done.stdout + done.stderr
     return work / "release"
