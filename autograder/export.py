@@ -15,8 +15,9 @@ from pathlib import Path
 from autograder import gradebook, results
 from autograder.config import METRICS
 
-CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "percent", "reason",
-              "problems", "structure_issues", "metrics", "isolation"]
+CSV_FIELDS = ["student", "assignment", "status", "score", "max_score", "percent",
+              "needs_manual_grade", "reason", "problems", "structure_issues", "metrics",
+              "isolation"]
 
 
 def rows(course_dir: Path, assignment: str, db_path: Path | None = None) -> list[dict]:
@@ -37,6 +38,7 @@ def rows(course_dir: Path, assignment: str, db_path: Path | None = None) -> list
             "max_score": score["max_score"] if score else "",
             "percent": round(100 * score["score"] / score["max_score"], 2)
             if graded and score["max_score"] else "",
+            "needs_manual_grade": bool(score and score["needs_manual_grade"]),
             "reason": result.get("reason") or "",
             "problems": "; ".join(result.get("problems", [])),
             "structure_issues": "; ".join(result.get("structure_issues", [])),

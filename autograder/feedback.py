@@ -10,10 +10,12 @@ gradebook; a file that still contains one is deleted and reported.
 
 from __future__ import annotations
 
+import re
 import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from traitlets.config import Config
@@ -56,9 +58,29 @@ def html_text(path: Path) -> str:
     return "".join(parser.parts)
 
 
+def secret_lines(hidden_lines: list[str], release_dir: Path) -> list[str]:
+    """Hidden-test lines that students have not seen: a line such as ``)`` or ``try:``
+    that also appears in the released notebooks is no secret (and would match anything)."""
+    released = set()
+    for path in sorted(Path(release_dir).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            released.update(line.strip() for line in cell.source.splitlines())
+    return [line for line in hidden_lines if line not in released]
+
+
+TRACEBACK_GUTTER = re.compile(r"^\s*(?:-*>)?\s*\d+\s+")  # "----> 5 " or "      4 " in a traceback
+
+
 def leaked_lines(path: Path, hidden_lines: list[str]) -> list[str]:
-    text = html_text(path)
-    return [line for line in hidden_lines if line in text]
+    """Hidden lines that appear as a whole line of the page (a traceback's gutter ignored).
+
+    Whole lines, not substrings: a hidden ``f(x)`` must not match a public ``y = f(x)``.
+    """
+    shown = set()
+    for line in html_text(path).splitlines():
+        shown.add(line.strip())
+        shown.add(TRACEBACK_GUTTER.sub("", line).strip())
+    return [line for line in hidden_lines if line in shown]
 
 
 def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = None,
@@ -74,7 +96,8 @@ def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = 
     outcome = api.generate_feedback(assignment, force=True)
     if not outcome["success"]:
         raise RuntimeError("nbgrader generate_feedback failed:\n" + outcome.get("error", ""))
-    hidden = gradebook.hidden_test_lines(db, assignment)
+    hidden = secret_lines(gradebook.hidden_test_lines(db, assignment),
+                          course_dir / "release" / assignment)
     files, leaks = [], {}
     for html in sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html")):
         found = leaked_lines(html, hidden)

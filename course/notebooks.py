@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +129,12 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
     )
     start = time.perf_counter()
     error = None
+    # The kernel process's own stderr carries only TensorFlow's C++ start-up
+    # notices and Jupyter's transport warning (cell output travels over ZMQ):
+    # keep it in a log and show its tail only when something goes wrong.
+    kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
-        with client.setup_kernel(env=kernel_env, cwd=str(path.parent)):
+        with client.setup_kernel(env=kernel_env, cwd=str(path.parent), stderr=kernel_log):
             for index, cell in enumerate(nb.cells):
                 if time.perf_counter() - start > timeout:
                     error = f"exceeded the {timeout:.0f} s limit before cell {index}"
@@ -137,7 +142,9 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
                 client.execute_cell(cell, index)
     except Exception as exc:  # nbclient raises CellExecutionError, timeouts, dead kernels
         plain = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))  # drop terminal colours
-        error = f"{type(exc).__name__}: {plain[-2000:]}"
+        kernel_log.seek(0)
+        error = f"{type(exc).__name__}: {plain[-2000:]}\nkernel stderr:\n{kernel_log.read()[-1000:]}"
+    kernel_log.close()
     return Execution(path, time.perf_counter() - start, error, nb)
 
 

