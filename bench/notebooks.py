@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import tempfile
 from pathlib import Path
 
 from course.notebooks import QUICK_ENV, ROOT, course_notebooks, execute
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # this process imports TensorFlow too
 
 
 def machine() -> str:
