@@ -7,28 +7,6 @@ from numpy.lib.stride_tricks import sliding_window_view
 from course.checks import CheckFailed
 from course.checks import unit4 as check
 
-
-def skeleton(*args):
-    raise NotImplementedError("Exercise 4.x")
-
-
-@pytest.mark.parametrize(
-    "exercise", [check.conv2d_single, check.output_size, check.conv_params, check.max_pool]
-)
-def test_skeleton_counts_as_not_attempted(exercise, capsys):
-    assert exercise(skeleton) is False
-    assert "not attempted" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize(
-    "exercise", [check.conv2d_single, check.output_size, check.conv_params, check.max_pool]
-)
-def test_reference_solution_passes_and_is_printable(exercise, capsys):
-    assert exercise(exercise._solution) is True
-    exercise.solution()
-    assert "def " in capsys.readouterr().out
-
-
 # --------------------------------------------------------------------------- 4.1 conv2d_single
 
 

@@ -56,6 +56,25 @@ def require_close(actual, expected, name: str, *, rtol: float = 1e-5, atol: floa
         )
 
 
+def numerical_gradient(function, values: np.ndarray, step: float = 1e-5) -> np.ndarray:
+    """Central differences (f(v + h) - f(v - h)) / 2h, one entry of ``values`` at a time.
+
+    ``function`` takes no argument and reads ``values``, which is perturbed in
+    place and restored, so a check can compare a student's analytic gradient
+    with what the loss itself says.
+    """
+    gradient = np.zeros_like(values)
+    for index in np.ndindex(values.shape):
+        saved = values[index]
+        values[index] = saved + step
+        above = function()
+        values[index] = saved - step
+        below = function()
+        values[index] = saved
+        gradient[index] = (above - below) / (2 * step)
+    return gradient
+
+
 class Exercise:
     """A self-check wrapped with the bookkeeping every exercise shares.
 

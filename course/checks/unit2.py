@@ -18,7 +18,15 @@ import warnings
 
 import numpy as np
 
-from course.checks import CheckFailed, as_array, exercise, require, require_close, require_shape
+from course.checks import (
+    CheckFailed,
+    as_array,
+    exercise,
+    numerical_gradient,
+    require,
+    require_close,
+    require_shape,
+)
 
 __all__ = [
     "knn_predict",
@@ -251,20 +259,6 @@ def _call_softmax(softmax_loss, W, b, X, y, what: str):
     return float(loss.reshape(())), as_array(returned[1], "dW"), as_array(returned[2], "db")
 
 
-def _numerical_gradient(function, values: np.ndarray, step: float = 1e-5) -> np.ndarray:
-    """Central differences (f(v + h) - f(v - h)) / 2h, one entry at a time."""
-    gradient = np.zeros_like(values)
-    for index in np.ndindex(values.shape):
-        saved = values[index]
-        values[index] = saved + step
-        above = function()
-        values[index] = saved - step
-        below = function()
-        values[index] = saved
-        gradient[index] = (above - below) / (2 * step)
-    return gradient
-
-
 def _gradient_hint(result, W, b, X, y, name: str) -> str:
     """Recognise the typical gradient mistakes by comparing with known wrong formulas."""
     n = X.shape[0]
@@ -309,7 +303,7 @@ def _check_softmax_loss(softmax_loss) -> None:
     # Finite differences of YOUR loss tell whether YOUR gradient is its derivative.
     for name, values, analytic, expected in [("dW", W, dW, expected_dW), ("db", b, db, expected_db)]:
         require_shape(analytic, values.shape, name)
-        numerical = _numerical_gradient(lambda: _call_softmax(softmax_loss, W, b, X, y, "")[0],
+        numerical = numerical_gradient(lambda: _call_softmax(softmax_loss, W, b, X, y, "")[0],
                                         values)
         wrong = np.argwhere(~np.isclose(analytic, numerical, rtol=1e-4, atol=1e-6))
         if len(wrong):
