@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import queue
 import shutil
 import sys
@@ -41,7 +42,7 @@ from autograder.structure import (
     sanitize_preprocessors,
     structure_issues,
 )
-from course.runtime import data_source
+from course.runtime import cache_dir, data_source
 from course.runtime import quick as quick_mode
 
 MAX_NOTEBOOK_BYTES = 200 * 2**20
@@ -174,6 +175,10 @@ class Grader:
             "PATH": f"{Path(sys.executable).parent}:/usr/local/bin:/usr/bin:/bin",
             "CUDA_VISIBLE_DEVICES": gpu if gpu is not None else "",
         }
+        # Workers share the CPU cores instead of each TensorFlow taking all of them.
+        threads = str(max(1, (os.cpu_count() or 1) // max(1, self.options.workers)))
+        for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env[name] = threads
         return env
 
     def prepare(self, student: str, digest: str) -> Job | dict:
@@ -235,18 +240,36 @@ class Grader:
     def execute(self, job: Job) -> sandbox.SandboxRun:
         index, gpu = self.slots.get()
         try:
+            data_env, data_dirs = self._public_data()
             spec = sandbox.SandboxSpec(
                 work_dir=job.work_dir,
+                # The course repository (and a source checkout of this project) goes too:
+                # its .git history holds the solutions and hidden tests.
                 hidden=[p for p in (self.options.course_dir, self.options.hidden_dir,
-                                    self.options.db_path.parent) if p is not None],
-                env={**self._env(gpu), "HOME": str(job.work_dir)}, limits=self.options.limits,
+                                    self.options.db_path.parent,
+                                    sandbox.repository_root(self.options.course_dir),
+                                    sandbox.repository_root(sandbox.project_root()))
+                        if p is not None],
+                env={**self._env(gpu), **data_env, "HOME": str(job.work_dir)},
+                limits=self.options.limits,
                 gpu=gpu, uid=sandbox.ROOT_MODE_UID_BASE + index,
-                runtime_paths=[sandbox.project_root(), Path(sys.prefix),
-                               Path(sys.base_prefix)],
+                runtime_paths=[*sandbox.package_dirs(), Path(sys.prefix),
+                               Path(sys.base_prefix), *data_dirs],
             )
             return sandbox.run_sandboxed(self.backend, spec, self.wall_timeout())
         finally:
             self.slots.put((index, gpu))
+
+    def _public_data(self) -> tuple[dict[str, str], list[Path]]:
+        """The dataset caches (course and Keras), read-only, so notebooks can load the
+        public training data without network; never the hidden directory."""
+        keras_home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras").resolve()
+        dirs = {"COURSE_CACHE": cache_dir().resolve(), "KERAS_HOME": keras_home}
+        hidden = self.options.hidden_dir.resolve() if self.options.hidden_dir else None
+        exposed = {name: path for name, path in dirs.items()
+                   if path.exists() and not (hidden and (path == hidden or hidden in path.parents
+                                                          or path in hidden.parents))}
+        return ({name: str(path) for name, path in exposed.items()}, list(exposed.values()))
 
     # ---- trusted recording ------------------------------------------------------
     def record(self, job: Job, run: sandbox.SandboxRun) -> dict:

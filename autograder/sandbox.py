@@ -23,6 +23,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,19 @@ class SandboxSpec:
 def project_root() -> Path:
     """The directory holding the ``autograder`` and ``course`` packages."""
     return Path(__file__).resolve().parent.parent
+
+
+def package_dirs() -> list[Path]:
+    """What the sandbox needs from :func:`project_root`: the two packages, nothing else."""
+    return [project_root() / "autograder", project_root() / "course"]
+
+
+def repository_root(path: Path) -> Path | None:
+    """The git checkout holding ``path`` (its history holds solutions and hidden tests)."""
+    for folder in [path.resolve(), *path.resolve().parents]:
+        if folder != Path("/") and (folder / ".git").exists():
+            return folder
+    return None
 
 
 def runner_argv(python: str, work_dir: Path) -> list[str]:
@@ -248,21 +262,25 @@ class PidsCgroup:
             (self.path / "cgroup.procs").write_text(str(os.getpid()))
 
     def close(self) -> None:
+        """Kill what is left in the group and remove it (killed processes take a moment
+        to leave the group, and it can only be removed once empty)."""
         if self.path is None:
             return
-        for _ in range(50):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
             pids = (self.path / "cgroup.procs").read_text().split()
-            if not pids:
-                break
             for pid in pids:
                 try:
                     os.kill(int(pid), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        try:
-            self.path.rmdir()
-        except OSError:
-            pass
+            if not pids:
+                try:
+                    self.path.rmdir()
+                    return
+                except OSError:
+                    pass
+            time.sleep(0.05)
 
 
 @dataclass

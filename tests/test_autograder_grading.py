@@ -40,6 +40,7 @@ MODEL = ("class ToyModel:\n    def predict(self, images):\n"
 SWAPPED_MODEL = ("class ToyModel:\n    def predict(self, images):\n"
                  "        return np.asarray(images, dtype=float)[:, [1, 0, 2, 3]]\n\n"
                  "final_model = ToyModel()")
+REPO = Path(__file__).resolve().parent.parent  # a git checkout: its history must stay hidden
 HOSTILE_TIMEOUTS = Timeouts(test=10, training=10, default=8, predict=15)
 
 
@@ -136,7 +137,7 @@ def test_leak_check_catches_a_hidden_line(honest, tmp_path):
 
 def test_lines_students_already_see_are_no_secret(honest):
     course, _ = honest
-    hidden = ["assert square(3) == 9", "assert square(-4) == 16", ")"]
+    hidden = ['assert square(3) == 9, "square(3) should be 9"', "assert square(-4) == 16", ")"]
     assert feedback.secret_lines(hidden, course / "release" / "toy") == [
         "assert square(-4) == 16", ")"]
 
@@ -190,7 +191,8 @@ def hostile(tmp_path_factory):
     db = course / "gradebook.db"
     snoop = (
         "import os, socket, sqlite3\n"
-        f"for p in [{str(labels_file)!r}, {str(db)!r}, {str(course / 'source')!r}]:\n"
+        f"for p in [{str(labels_file)!r}, {str(db)!r}, {str(course / 'source')!r},\n"
+        f"          {str(REPO / '.git')!r}, {str(REPO / 'assignments')!r}]:\n"
         "    print('EXISTS' if os.path.exists(p) else 'absent', p)\n"
         "try:\n"
         "    open('/etc/shadow').read()\n"
@@ -246,6 +248,7 @@ def hostile(tmp_path_factory):
     return course, graded
 
 
+@pytest.mark.slow
 def test_every_hostile_submission_ends_with_grade_or_reason(hostile):
     _, graded = hostile
     assert len(graded) == 10
@@ -255,18 +258,21 @@ def test_every_hostile_submission_ends_with_grade_or_reason(hostile):
             assert result["reason"], student
 
 
+@pytest.mark.slow
 def test_infinite_loop_costs_only_its_cell(hostile):
     result = hostile[1]["loop"]
     assert "square_answer: timeout (interrupted)" in result["problems"]
     assert result["score"] == 6.0  # square was defined before the loop
 
 
+@pytest.mark.slow
 def test_memory_bomb_is_stopped(hostile):
     result = hostile[1]["membomb"]
     assert "model_answer: memory limit" in result["problems"]
     assert result["score"] == 2.0
 
 
+@pytest.mark.slow
 def test_kernel_exit_is_recorded_and_grading_goes_on(hostile):
     course, graded = hostile
     assert "square_answer: kernel died (restarted)" in graded["exiter"]["problems"]
@@ -275,6 +281,7 @@ def test_kernel_exit_is_recorded_and_grading_goes_on(hostile):
     assert events["model_answer"] == "ok"  # a fresh kernel ran the next cells
 
 
+@pytest.mark.slow
 def test_fork_storm_is_capped(hostile):
     course, graded = hostile
     text = outputs_text(autograded_notebook(course, "toy", "forker"), "square_answer")
@@ -282,10 +289,11 @@ def test_fork_storm_is_capped(hostile):
     assert graded["forker"]["score"] == 6.0
 
 
+@pytest.mark.slow
 def test_instructor_files_network_and_gradebook_are_out_of_reach(hostile):
     course, graded = hostile
     text = outputs_text(autograded_notebook(course, "toy", "snoop"), "square_answer")
-    assert text.count("absent") == 3 and "EXISTS" not in text
+    assert text.count("absent") == 5 and "EXISTS" not in text
     assert "network blocked" in text and "NETWORK OPEN" not in text
     assert "shadow denied" in text and "uid 0" not in text
     with sqlite3.connect(course / "gradebook.db") as con:
@@ -293,11 +301,13 @@ def test_instructor_files_network_and_gradebook_are_out_of_reach(hostile):
     assert graded["snoop"]["score"] == 6.0
 
 
+@pytest.mark.slow
 def test_monkeypatching_inside_the_kernel_does_not_change_the_metric(hostile):
     result = hostile[1]["patcher"]
     assert 0.4 < result["metrics"][0]["value"] < 0.6  # the true accuracy of the swapped model
 
 
+@pytest.mark.slow
 def test_edited_locked_test_is_restored_and_reported(hostile):
     result = hostile[1]["tamperer"]
     assert "locked cell 'square_test' was edited; the original was restored" in \
@@ -305,6 +315,7 @@ def test_edited_locked_test_is_restored_and_reported(hostile):
     assert result["score"] == 4.0  # the restored test fails the wrong square
 
 
+@pytest.mark.slow
 def test_deleted_and_duplicated_cells_are_reported_and_graded(hostile):
     result = hostile[1]["restructurer"]
     issues = " ".join(result["structure_issues"])
@@ -313,11 +324,13 @@ def test_deleted_and_duplicated_cells_are_reported_and_graded(hostile):
     assert result["status"] == "graded" and result["score"] == 6.0
 
 
+@pytest.mark.slow
 def test_invalid_json_is_a_recorded_failure(hostile):
     result = hostile[1]["garbage"]
     assert result["status"] == "failed" and result["reason"].startswith("invalid notebook")
 
 
+@pytest.mark.slow
 def test_huge_output_is_truncated(hostile):
     course, graded = hostile
     folder = course / "autograded" / "shouter" / "toy"
@@ -384,6 +397,7 @@ def test_keras_submission_is_scored_from_restored_weights(tmp_path):
     assert "kp_training: missing weights" in graded["forgetful"]["problems"]
 
 
+@pytest.mark.slow
 def test_a_broken_file_is_not_retried_until_it_changes(hostile):
     course, _ = hostile
     options = dict(course_dir=course, assignment="toy", backend="bwrap",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -364,3 +365,28 @@ def test_colab_notebook_has_no_outputs_and_uses_the_cli():
     assert all(not c.outputs and c.execution_count is None for c in code)
     source = "\n".join(c.source for c in code)
     assert "course-grader" in source and "--backend none" in source
+
+
+def test_repository_root_finds_the_checkout(tmp_path):
+    (tmp_path / "repo" / ".git").mkdir(parents=True)
+    (tmp_path / "repo" / "assignments").mkdir()
+    assert sandbox.repository_root(tmp_path / "repo" / "assignments") == tmp_path / "repo"
+    assert {p.name for p in sandbox.package_dirs()} == {"autograder", "course"}
+
+
+def test_pids_cgroup_caps_forks_and_is_removed_with_its_processes():
+    group = sandbox.PidsCgroup(max_processes=5)
+    if group.path is None:
+        pytest.skip("this host does not let us create a pids cgroup")
+    storm = ("import os, time\nmade = 0\nfor _ in range(50):\n    try:\n"
+             "        if os.fork() == 0:\n            time.sleep(60)\n            os._exit(0)\n"
+             "        made += 1\n    except OSError:\n        break\nprint(made, flush=True)\n"
+             "time.sleep(60)")
+    process = subprocess.Popen([sys.executable, "-c", storm], stdout=subprocess.PIPE, text=True,
+                               preexec_fn=group.enter)
+    made = int(process.stdout.readline())
+    assert made < 5
+    path = group.path
+    group.close()
+    assert not path.exists()
+    assert process.wait(timeout=10) == -9
