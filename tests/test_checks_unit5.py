@@ -57,13 +57,7 @@ def stamps_one_apart(x, kernel, stride):
     return out
 
 
-def overwrites(x, kernel, stride):
-    kh, kw = kernel.shape
-    out = np.zeros(((x.shape[0] - 1) * stride + kh, (x.shape[1] - 1) * stride + kw))
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            out[i * stride : i * stride + kh, j * stride : j * stride + kw] = x[i, j] * kernel
-    return out
+overwrites = check._conv_transpose_overwriting  # the "=" instead of "+=" mistake
 
 
 def transposed_output(x, kernel, stride):

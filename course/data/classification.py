@@ -41,14 +41,7 @@ def load_mnist(source: str | None = None, limit: int | None = None) -> tuple[Spl
     (60 000 training and 10 000 test images). ``limit`` keeps the first
     ``limit`` examples of each split.
     """
-    limit = check_limit(limit)
-    if runtime.data_source(source) == "synthetic":
-        return synthetic.digits("train", limit), synthetic.digits("test", limit)
-    (x_train, y_train), (x_test, y_test) = _download_with_keras("mnist")
-    return (
-        take(limit, x_train, _as_labels(y_train)),
-        take(limit, x_test, _as_labels(y_test)),
-    )
+    return _train_and_test("mnist", synthetic.digits, source, limit)
 
 
 def load_cifar10(source: str | None = None, limit: int | None = None) -> tuple[Split, Split]:
@@ -58,10 +51,15 @@ def load_cifar10(source: str | None = None, limit: int | None = None) -> tuple[S
     :data:`CIFAR10_CLASSES` (50 000 training and 10 000 test images). The
     synthetic twin draws ten shape classes that merely stand in for these names.
     """
+    return _train_and_test("cifar10", synthetic.objects, source, limit)
+
+
+def _train_and_test(name: str, generate, source: str | None, limit: int | None):
+    """Both splits of a Keras dataset, or of its synthetic twin made by ``generate``."""
     limit = check_limit(limit)
     if runtime.data_source(source) == "synthetic":
-        return synthetic.objects("train", limit), synthetic.objects("test", limit)
-    (x_train, y_train), (x_test, y_test) = _download_with_keras("cifar10")
+        return generate("train", limit), generate("test", limit)
+    (x_train, y_train), (x_test, y_test) = _download_with_keras(name)
     return (
         take(limit, x_train, _as_labels(y_train)),
         take(limit, x_test, _as_labels(y_test)),
