@@ -58,13 +58,23 @@ def html_text(path: Path) -> str:
     return "".join(parser.parts)
 
 
+def notebook_lines(folder: Path) -> set[str]:
+    """Every stripped source line of the notebooks in ``folder``."""
+    lines = set()
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        try:
+            cells = nbformat.read(path, as_version=4).cells
+        except Exception:  # an unreadable submission contributes no lines
+            continue
+        for cell in cells:
+            lines.update(line.strip() for line in cell.source.splitlines())
+    return lines
+
+
 def secret_lines(hidden_lines: list[str], release_dir: Path) -> list[str]:
     """Hidden-test lines that students have not seen: a line such as ``)`` or ``try:``
     that also appears in the released notebooks is no secret (and would match anything)."""
-    released = set()
-    for path in sorted(Path(release_dir).glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            released.update(line.strip() for line in cell.source.splitlines())
+    released = notebook_lines(release_dir)
     return [line for line in hidden_lines if line not in released]
 
 
@@ -81,6 +91,13 @@ def leaked_lines(path: Path, hidden_lines: list[str]) -> list[str]:
         shown.add(line.strip())
         shown.add(TRACEBACK_GUTTER.sub("", line).strip())
     return [line for line in hidden_lines if line in shown]
+
+
+def leaks_in_feedback(path: Path, hidden_lines: list[str], submission_dir: Path) -> list[str]:
+    """Hidden lines on a student's page, less those the student typed in their own answers
+    (the same loop as a hidden test, say): their code is not a leak."""
+    own = notebook_lines(submission_dir)
+    return [line for line in leaked_lines(path, hidden_lines) if line not in own]
 
 
 def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = None,
@@ -100,7 +117,8 @@ def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = 
                           course_dir / "release" / assignment)
     files, leaks = [], {}
     for html in sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html")):
-        found = leaked_lines(html, hidden)
+        submission = course_dir / "submitted" / html.parent.parent.name / assignment
+        found = leaks_in_feedback(html, hidden, submission)
         if found:
             leaks[str(html)] = found
             html.unlink()

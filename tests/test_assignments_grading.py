@@ -12,7 +12,7 @@ import shutil
 import pytest
 from nbgrader.api import Gradebook
 
-from autograder import collect, demo, pipeline, release
+from autograder import collect, demo, feedback, pipeline, release
 from autograder.config import GradeOptions
 from autograder.sandbox import BwrapSandbox
 from course.notebooks import ROOT
@@ -65,3 +65,7 @@ def test_solution_full_marks_blank_zero_partial_between(graded):
 
     partial = sum(score for _, score, *_ in _grades(course, assignment, "ben"))
     assert 0 < partial < sum(score for _, score, *_ in solution)
+
+    # Feedback for all three renders without a single hidden-test line.
+    done = feedback.generate_feedback(course, assignment)
+    assert len(done["files"]) == len(demo.STUDENTS)

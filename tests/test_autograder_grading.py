@@ -135,6 +135,21 @@ def test_leak_check_catches_a_hidden_line(honest, tmp_path):
     assert feedback.leaked_lines(page, hidden) == []
 
 
+def test_a_hidden_line_the_student_typed_is_not_a_leak(tmp_path):
+    import nbformat
+
+    hidden = ["for left, right in FLIP_PAIRS:", "assert square(-4) == 16"]
+    page = tmp_path / "page.html"
+    page.write_text("<pre>for left, right in FLIP_PAIRS:\nassert square(-4) == 16</pre>")
+    submission = tmp_path / "submitted"
+    submission.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("for left, right in FLIP_PAIRS:\n    pass")]
+    nbformat.write(nb, submission / "a2.ipynb")
+    assert feedback.leaks_in_feedback(page, hidden, submission) == ["assert square(-4) == 16"]
+    assert feedback.leaks_in_feedback(page, hidden, tmp_path / "absent") == hidden
+
+
 def test_lines_students_already_see_are_no_secret(honest):
     course, _ = honest
     hidden = ['assert square(3) == 9, "square(3) should be 9"', "assert square(-4) == 16", ")"]
