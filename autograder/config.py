@@ -7,17 +7,14 @@ grading file would otherwise silently change hundreds of grades.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-METRICS = {
-    # metric name -> (what the model's predictions look like, higher is better)
-    "accuracy": ("class scores (N, C)", True),
-    "keypoint_rmse": ("keypoints (N, 30) in pixels", False),
-    "mean_iou": ("mask scores (N, H, W, C)", True),
-}
+from autograder.metrics import METRICS
+
 DATA_SOURCES = ("real", "synthetic")
 
 
@@ -27,8 +24,10 @@ class GradingConfigError(ValueError):
 
 @dataclass(frozen=True)
 class Tiers:
+    """``(threshold, fraction)`` from the best tier down; below the last one the credit
+    falls linearly to 0 at the score of the trivial model, which the grader measures."""
+
     tiers: tuple[tuple[float, float], ...]
-    zero_at: float
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,30 @@ class MetricQuestion:
 
     @property
     def higher_is_better(self) -> bool:
-        return METRICS[self.metric][1]
+        return METRICS[self.metric].higher_is_better
+
+
+@dataclass(frozen=True)
+class SubmissionPolicy:
+    """``[submission]``: the due date and the late penalty, applied by nbgrader."""
+
+    due: dt.datetime | None = None  # timezone-aware
+    late_penalty_per_day: float = 0.0  # fraction of the score taken per started day late
+    late_days_max: int | None = None  # later than this many days: the score is 0
+
+    def describe(self) -> str:
+        """The policy in one sentence, as the assignment notebooks state it."""
+        if self.due is None:
+            return "No due date is set."
+        text = f"Due {self.due.strftime('%Y-%m-%d %H:%M %Z').strip()}."
+        if self.late_penalty_per_day:
+            text += (f" Late work loses {self.late_penalty_per_day:.0%} of its score per "
+                     "started day")
+            text += (f" and earns nothing after {self.late_days_max} days." if
+                     self.late_days_max is not None else ".")
+        else:
+            text += " Late work earns nothing." if self.late_days_max == 0 else ""
+        return text
 
 
 @dataclass(frozen=True)
@@ -88,10 +110,12 @@ class GradeOptions:
     limits: Limits = field(default_factory=Limits)
     data_source: str | None = None
     quick: bool | None = None
-    hidden_loader: str = "course.data:load_hidden"
+    splits: str = "autograder.splits"  # module with load_grading_split and training_targets
     hidden_dir: Path | None = None
     scratch_dir: Path | None = None
     progress: bool = True
+    image: str | None = None  # docker image (default: the Dockerfile's tag)
+    sandbox_env: tuple[tuple[str, str], ...] = ()  # extra variables for the student's kernel
 
     @property
     def db_path(self) -> Path:
@@ -126,7 +150,10 @@ def _number(path, where, value):
 
 
 def _parse_tiers(path, where, table, higher_is_better) -> Tiers:
-    _require_keys(path, where, table, ["tiers", "zero_at"], [])
+    if isinstance(table, dict) and "zero_at" in table:
+        raise _fail(path, where, "zero_at is measured by the grader on the grading split (the "
+                    "score of the trivial model): remove it")
+    _require_keys(path, where, table, ["tiers"], [])
     raw = table["tiers"]
     if not isinstance(raw, list) or not raw:
         raise _fail(path, f"{where}.tiers", "expected a non-empty list of [threshold, fraction]")
@@ -139,16 +166,47 @@ def _parse_tiers(path, where, table, higher_is_better) -> Tiers:
         if not 0.0 <= fraction <= 1.0:
             raise _fail(path, f"{where}.tiers[{i}]", f"fraction {fraction} is not in [0, 1]")
         tiers.append((threshold, fraction))
-    zero_at = _number(path, f"{where}.zero_at", table["zero_at"])
     sign = 1.0 if higher_is_better else -1.0
-    thresholds = [t for t, _ in tiers] + [zero_at]
+    thresholds = [t for t, _ in tiers]
     if any(sign * (a - b) <= 0 for a, b in zip(thresholds, thresholds[1:], strict=False)):
         order = "decrease" if higher_is_better else "increase"
-        raise _fail(path, where, f"thresholds then zero_at must strictly {order} (best tier first)")
+        raise _fail(path, where, f"thresholds must strictly {order} (best tier first)")
     fractions = [f for _, f in tiers]
     if any(a < b for a, b in zip(fractions, fractions[1:], strict=False)):
         raise _fail(path, where, "fractions must not increase from one tier to the next")
-    return Tiers(tuple(tiers), zero_at)
+    return Tiers(tuple(tiers))
+
+
+def _parse_policy(path, table) -> SubmissionPolicy:
+    _require_keys(path, "submission", table, [], ["due", "late_penalty_per_day", "late_days_max"])
+    due = table.get("due")
+    if due is not None and (not isinstance(due, dt.datetime) or due.tzinfo is None):
+        raise _fail(path, "submission.due", "write a date and time with its zone, e.g. "
+                    "2027-02-14T23:59:00Z or 2027-02-14T23:59:00+01:00")
+    penalty = _number(path, "submission.late_penalty_per_day",
+                      table.get("late_penalty_per_day", 0.0))
+    if not 0.0 <= penalty <= 1.0:
+        raise _fail(path, "submission.late_penalty_per_day", "expected a fraction in [0, 1]")
+    days = table.get("late_days_max")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int) or days < 0):
+        raise _fail(path, "submission.late_days_max", "expected a whole number of days >= 0")
+    return SubmissionPolicy(due, penalty, days)
+
+
+def parse_submission_policy(path: Path) -> SubmissionPolicy:
+    """The ``[submission]`` table of a grading TOML (an absent file or table: no due date)."""
+    path = Path(path)
+    if not path.exists():
+        return SubmissionPolicy()
+    data = _load_toml(path)
+    return _parse_policy(path, data["submission"]) if "submission" in data else SubmissionPolicy()
+
+
+def _load_toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise GradingConfigError(f"{path}: not valid TOML: {err}") from err
 
 
 def parse_grading_toml(path: Path) -> list[MetricQuestion]:
@@ -156,11 +214,8 @@ def parse_grading_toml(path: Path) -> list[MetricQuestion]:
     path = Path(path)
     if not path.exists():
         return []
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as err:
-        raise GradingConfigError(f"{path}: not valid TOML: {err}") from err
-    _require_keys(path, "top level", data, [], ["metric"])
+    data = _load_toml(path)
+    _require_keys(path, "top level", data, [], ["metric", "submission"])
     entries = data.get("metric", [])
     if not isinstance(entries, list):
         raise _fail(path, "metric", "write each question as a [[metric]] table")
@@ -190,7 +245,8 @@ def parse_grading_toml(path: Path) -> list[MetricQuestion]:
         ):
             raise _fail(path, f"{where}.limit_quick", f"expected a positive integer, got {limit_quick!r}")
         tiers = {
-            source: _parse_tiers(path, f"{where}.{source}", entry[source], METRICS[metric][1])
+            source: _parse_tiers(path, f"{where}.{source}", entry[source],
+                                 METRICS[metric].higher_is_better)
             for source in DATA_SOURCES
             if source in entry
         }

@@ -1,11 +1,12 @@
 """``course-grader feedback``: nbgrader generate_feedback without the hidden tests.
 
-nbgrader's feedback shows the autograded notebook, in which the hidden tests
+nbgrader's feedback shows the autograded notebook, in which any hidden tests
 were restored for grading. Before rendering, :class:`StripHiddenTests` cuts
 the hidden region out of every cell and replaces the traceback of a cell
 that held one (IPython prints the failing source line). After rendering, the
 text of every HTML file is checked against every hidden-test line from the
-gradebook; a file that still contains one is deleted and reported.
+gradebook and every line of the graded cases (``grading/<assignment>.py``);
+a file that still contains one is deleted and reported.
 """
 
 from __future__ import annotations
@@ -71,6 +72,16 @@ def notebook_lines(folder: Path) -> set[str]:
     return lines
 
 
+def case_lines(course_dir: Path, assignment: str) -> list[str]:
+    """Every non-blank line of the assignment's graded cases (``grading/<assignment>.py``)."""
+    from autograder.cases import cases_path
+
+    path = cases_path(course_dir, assignment)
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
 def secret_lines(hidden_lines: list[str], release_dir: Path) -> list[str]:
     """Hidden-test lines that students have not seen: a line such as ``)`` or ``try:``
     that also appears in the released notebooks is no secret (and would match anything)."""
@@ -113,7 +124,8 @@ def generate_feedback(course_dir: Path, assignment: str, db_path: Path | None = 
     outcome = api.generate_feedback(assignment, force=True)
     if not outcome["success"]:
         raise RuntimeError("nbgrader generate_feedback failed:\n" + outcome.get("error", ""))
-    hidden = secret_lines(gradebook.hidden_test_lines(db, assignment),
+    hidden = secret_lines(gradebook.hidden_test_lines(db, assignment)
+                          + case_lines(course_dir, assignment),
                           course_dir / "release" / assignment)
     files, leaks = [], {}
     for html in sorted((course_dir / "feedback").glob(f"*/{assignment}/*.html")):

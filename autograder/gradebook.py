@@ -10,6 +10,7 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -71,6 +72,7 @@ class SourceCellInfo:
     source: str
     is_grade: bool
     max_score: float
+    is_solution: bool
 
 
 def source_cells(db_path: Path, assignment: str, notebook: str) -> list[SourceCellInfo]:
@@ -78,9 +80,10 @@ def source_cells(db_path: Path, assignment: str, notebook: str) -> list[SourceCe
     with Gradebook(db_url(db_path)) as gb:
         nb = gb.find_notebook(notebook, assignment)
         grades = {cell.name: cell.max_score for cell in nb.grade_cells}
+        solutions = {cell.name for cell in nb.solution_cells}
         return [
             SourceCellInfo(c.name, c.cell_type, bool(c.locked), c.checksum, c.source,
-                           c.name in grades, float(grades.get(c.name, 0.0)))
+                           c.name in grades, float(grades.get(c.name, 0.0)), c.name in solutions)
             for c in nb.source_cells
         ]
 
@@ -102,23 +105,16 @@ def hidden_test_lines(db_path: Path, assignment: str) -> list[str]:
     return lines
 
 
-def set_metric_score(db_path: Path, assignment: str, notebook: str, student: str,
-                     grade_id: str, points: float, comment: str) -> float:
-    """Write the trusted metric score as the grade's ``manual_score``; returns max points."""
+def set_due_date(db_path: Path, assignment: str, due) -> None:
+    """The assignment's due date in the gradebook, from which nbgrader computes lateness."""
     with Gradebook(db_url(db_path)) as gb:
-        grade = gb.find_grade(grade_id, notebook, assignment, student)
-        grade.manual_score = float(points)
-        grade.needs_manual_grade = False
-        try:
-            gb.find_comment(grade_id, notebook, assignment, student).manual_comment = comment
-        except MissingEntry:
-            pass  # a test-only grade cell has no comment row; the comment goes in the notebook
-        gb.db.commit()
-        return float(grade.max_score)
+        gb.update_or_create_assignment(assignment, duedate=due.astimezone(UTC).replace(tzinfo=None))
 
 
 def submission_scores(db_path: Path, assignment: str) -> dict[str, dict]:
-    """student -> {score, max_score, needs_manual_grade, grades: {grade_id: score}}."""
+    """student -> {score, max_score, late_penalty, needs_manual_grade, timestamp, seconds_late,
+    grades, manual}: ``grades`` maps grade_id to the score nbgrader counts, ``manual`` maps grade_id
+    to (auto_score, manual_score) for every grade a person set in formgrader."""
     out = {}
     with Gradebook(db_url(db_path)) as gb:
         try:
@@ -126,15 +122,21 @@ def submission_scores(db_path: Path, assignment: str) -> dict[str, dict]:
         except MissingEntry:
             return {}
         for submission in assignment_row.submissions:
-            grades = {}
+            grades, manual = {}, {}
             for nb in submission.notebooks:
                 for grade in nb.grades:
                     grades[grade.name] = grade.score
+                    if grade.manual_score is not None:
+                        manual[grade.name] = (grade.auto_score, grade.manual_score)
             out[submission.student_id] = {
                 "score": float(submission.score),
                 "max_score": float(submission.max_score),
+                "late_penalty": float(submission.late_submission_penalty or 0.0),
                 "needs_manual_grade": bool(submission.needs_manual_grade),
+                "timestamp": submission.timestamp,
+                "seconds_late": float(submission.total_seconds_late or 0.0),
                 "grades": grades,
+                "manual": manual,
             }
     return out
 

@@ -45,9 +45,40 @@ class ReplaySandboxOutputs(NbGraderPreprocessor):
         return nb, resources
 
 
+class ApplyTrustedScores(NbGraderPreprocessor):
+    """Set the points the grader computed outside the sandbox, after nbgrader's SaveAutoGrades.
+
+    nbgrader scores a test cell by the absence of errors in its outputs, which
+    student code could fake. Here every graded cell whose points the grader
+    decided (graded cases, hidden-set metrics) gets them as its ``auto_score``,
+    before nbgrader's late penalty is computed from the notebook's score. A
+    grader's edit in formgrader lands in ``manual_score``, next to it, so
+    ``export`` can show every score a person changed.
+    """
+
+    scores = Dict({}, help="grade_id -> points decided by the trusted grader").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gb:
+            for grade_id, points in self.scores.items():
+                grade = gb.find_grade(grade_id, info["notebook"], info["assignment"],
+                                      info["student"])
+                grade.auto_score = float(points)
+                grade.needs_manual_grade = False
+            gb.db.commit()
+        return nb, resources
+
+
 def autograde_preprocessors() -> list:
-    """nbgrader's own Autograde list with ``Execute`` swapped for the replay."""
+    """nbgrader's Autograde list with ``Execute`` swapped for the replay and the trusted
+    scores set right after SaveAutoGrades (so late penalties see them)."""
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import SaveAutoGrades
 
     default = Autograde.class_traits()["autograde_preprocessors"].default()
-    return [ReplaySandboxOutputs if pp is Execute else pp for pp in default]
+    steps = [ReplaySandboxOutputs if pp is Execute else pp for pp in default]
+    position = steps.index(SaveAutoGrades) + 1
+    return steps[:position] + [ApplyTrustedScores] + steps[position:]

@@ -1,24 +1,34 @@
 """Execute one prepared submission notebook; runs INSIDE the sandbox.
 
 ``python -m autograder.runner WORK_DIR`` reads ``WORK_DIR/.grader/job.json``
-(written by the trusted side), executes the notebook cell by cell with
-nbclient and writes ``.grader/executed.ipynb`` and ``.grader/run.json``.
+(a :class:`~autograder.records.NotebookJob`), executes the notebook cell by
+cell with nbclient and writes ``.grader/executed.ipynb`` and ``.grader/run.json``.
+Its outputs feed the student's feedback and the hidden-set predictions of the
+metric questions; no point depends on them otherwise (the graded cases run
+later, in a fresh process).
 
 - Each cell gets the timeout of its role (docs/contracts.md): nbgrader test
   cells, cells tagged ``training``, the rest; metadata ``course.timeout`` wins.
-- A cell that times out is interrupted; a kernel that will not come back, or
-  that died (``os._exit``, out of memory), is restarted and the following
-  cells run on: only the cells that failed (and cells needing their state)
-  lose points.
+- A cell that runs past its limit or kills its kernel (``os._exit``, out of
+  memory) gets an error output, and the kernel is replaced by a fresh one on
+  which the cells that had run are replayed (their outputs kept from the first
+  run); then the following cells run for real. A fresh client each time: after
+  an interrupted cell, nbclient's listener of the old cell can swallow the
+  next cell's output. After ``max_restarts`` the remaining cells are marked as
+  not run.
 - Output beyond a byte budget per cell is dropped with one notice.
 - For each metric question the runner then asks the student's model for
-  predictions on the hidden images (no labels are ever in here) and saves
-  them with ``numpy.save``; the trusted side validates and scores them.
+  predictions on the hidden images (no labels are ever in here), in batches,
+  reduced to labels where the metric needs labels, and saves them with
+  ``numpy.save``; the trusted side validates and scores them.
 """
 
 from __future__ import annotations
 
+import copy
 import json
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,18 +39,18 @@ from pathlib import Path
 sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat
-from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
-JOB_DIR = ".grader"
+from autograder.records import JOB_DIR, NotebookJob, PredictionRequest
+
+FAILED = ("timeout", "kernel_died")
 
 
 def cell_role(cell: NotebookNode) -> str:
-    if cell.metadata.get("nbgrader", {}).get("grade") and not cell.metadata["nbgrader"].get(
-        "solution"
-    ):
+    meta = cell.metadata.get("nbgrader", {})
+    if meta.get("grade") and not meta.get("solution"):
         return "test"
     if "training" in cell.metadata.get("tags", []):
         return "training"
@@ -80,109 +90,167 @@ class GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
-def predict_source(model: str, images: str, predictions: str) -> str:
-    # Fresh names so a student's variables cannot shadow the grader's.
+def predict_source(request: PredictionRequest) -> str:
+    """The cell the grader runs in the student's kernel; fresh names so that a student's
+    variables cannot shadow the grader's. Batches and label reduction keep the memory
+    of a large hidden set small (a mask's class fits in one byte)."""
+    reduce = ("__grader_out = __grader_np.asarray(__grader_out).argmax(axis=-1)"
+              ".astype(__grader_np.uint8)" if request.reduce == "argmax" else
+              "__grader_out = __grader_np.asarray(__grader_out, dtype=__grader_np.float32)")
     return (
         "import numpy as __grader_np\n"
-        f"__grader_images = __grader_np.load({images!r}, allow_pickle=False)\n"
-        "try:\n"
-        f"    __grader_pred = {model}.predict(__grader_images, verbose=0)\n"
-        "except TypeError:\n"
-        f"    __grader_pred = {model}.predict(__grader_images)\n"
-        f"__grader_np.save({predictions!r}, __grader_np.asarray(__grader_pred), allow_pickle=False)\n"
+        f"__grader_images = __grader_np.load({request.images!r}, mmap_mode='r')\n"
+        "__grader_parts = []\n"
+        f"for __grader_start in range(0, len(__grader_images), {request.batch_size}):\n"
+        "    __grader_batch = __grader_np.array(\n"
+        f"        __grader_images[__grader_start:__grader_start + {request.batch_size}])\n"
+        "    try:\n"
+        f"        __grader_out = {request.model}.predict(__grader_batch, verbose=0)\n"
+        "    except TypeError:\n"
+        f"        __grader_out = {request.model}.predict(__grader_batch)\n"
+        f"    {reduce}\n"
+        "    __grader_parts.append(__grader_out)\n"
+        f"__grader_np.save({request.predictions!r}, __grader_np.concatenate(__grader_parts),\n"
+        "                 allow_pickle=False)\n"
+        "del __grader_images, __grader_parts, __grader_batch, __grader_out\n"
     )
 
 
 class Runner:
     def __init__(self, work_dir: Path):
         self.work_dir = work_dir
-        self.job = json.loads((work_dir / JOB_DIR / "job.json").read_text())
-        self.nb = nbformat.read(work_dir / self.job["notebook"], as_version=4)
+        self.job = NotebookJob.read(work_dir / JOB_DIR / "job.json")
+        self.nb = nbformat.read(work_dir / self.job.notebook, as_version=4)
         self.events: list[dict] = []
-        self.client = GradingClient(
+        self.client: GradingClient | None = None
+
+    def _new_client(self) -> GradingClient:
+        client = GradingClient(
             self.nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=False,
-            resources={"metadata": {"path": str(work_dir)}}, record_timing=True,
-        )
-        self.client.output_budget = int(self.job["output_bytes_per_cell"])
-        self.client._used = {}
+            resources={"metadata": {"path": str(self.work_dir)}}, record_timing=True)
+        client.output_budget = self.job.output_bytes_per_cell
+        client._used = {}
+        return client
 
-    def _kernel_responsive(self) -> bool:
-        """After an interrupt: does the kernel run a trivial cell within 10 s?"""
-        probe = nbformat.v4.new_code_cell("pass")
-        self.nb.cells.append(probe)  # nbclient writes the executed cell back by index
-        self.client.timeout = 10
-        try:
-            self.client.execute_cell(probe, len(self.nb.cells) - 1)
-            return True
-        except (CellTimeoutError, DeadKernelError):
-            return False
-        finally:
-            self.nb.cells.pop()
-
-    def _restart(self) -> None:
-        self.client._cleanup_kernel()
-        self.client.km = None
-        self.client.kc = None
-        self.client.km = self.client.create_kernel_manager()
-        self.client.start_new_kernel()
-        self.client.start_new_kernel_client()
-
-    def run_cell(self, cell: NotebookNode, index: int, timeout: float, label: str) -> str:
+    def execute(self, cell: NotebookNode, index: int, timeout: float) -> str:
+        """Run one cell on the live kernel; "ok", "error", "timeout" or "kernel_died"."""
         self.client.timeout = int(max(1, timeout))
-        started = time.monotonic()
-        status = "ok"
         try:
             self.client.execute_cell(cell, index)
-            if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
-                status = "error"
         except CellTimeoutError:
-            status = "timeout"
             cell.outputs.append(error_output(
-                "CellTimeoutError", f"[grader] this cell ran past its {timeout:g} s limit"))
-            run_sync(self.client.km.interrupt_kernel)()
-            if not self._kernel_responsive():
-                status = "timeout+restart"
-                self._restart()
+                "CellTimeoutError", f"[grader] this cell ran past its {timeout:g} s limit; "
+                "the kernel was replaced and the cells after it ran on a fresh one"))
+            return "timeout"
         except DeadKernelError:
-            status = "kernel_died"
             cell.outputs.append(error_output(
                 "DeadKernelError", "[grader] the kernel died in this cell (os._exit, crash or "
-                "memory limit); it was restarted and grading went on"))
-            self._restart()
-        self.events.append({"cell": index, "label": label, "status": status,
-                            "seconds": round(time.monotonic() - started, 3)})
-        return status
+                "memory limit); it was replaced and the cells after it ran on a fresh one"))
+            return "kernel_died"
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return "error"
+        return "ok"
+
+    def replay(self, indices: list[int]) -> bool:
+        """Rebuild a fresh kernel's state from the cells that ran; their first outputs stay."""
+        for index in indices:
+            cell = copy.deepcopy(self.nb.cells[index])
+            self.nb.cells.append(cell)  # nbclient writes the executed cell back by index
+            try:
+                status = self.execute(cell, len(self.nb.cells) - 1,
+                                      cell_timeout(cell, self.job.timeouts))
+            finally:
+                self.nb.cells.pop()
+            if status in FAILED:
+                return False
+        return True
+
+    def label(self, index: int) -> str:
+        return self.nb.cells[index].metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
 
     def run(self) -> None:
-        timeouts = self.job["timeouts"]
-        with self.client.setup_kernel():
-            for index, cell in enumerate(self.nb.cells):
-                if cell.cell_type != "code":
-                    continue
-                label = cell.metadata.get("nbgrader", {}).get("grade_id", f"cell {index}")
-                self.run_cell(cell, index, cell_timeout(cell, timeouts), label)
-            self._write_notebook()
-            for question in self.job["metrics"]:
-                probe = nbformat.v4.new_code_cell(predict_source(
-                    question["model"], question["images"], question["predictions"]))
-                # nbclient stores the executed cell back into the notebook by index; the
-                # probe is appended after the student's notebook was saved, then dropped.
-                self.nb.cells.append(probe)
-                status = self.run_cell(probe, len(self.nb.cells) - 1, timeouts["predict"],
-                                       f"predict:{question['grade_id']}")
-                self.nb.cells.pop()
-                errors = [o for o in probe.outputs if o.get("output_type") == "error"]
-                self.events[-1]["error"] = (
-                    f"{errors[0]['ename']}: {errors[0]['evalue']}"[:500] if errors else None)
-                self.events[-1]["status"] = status
+        code = [i for i, c in enumerate(self.nb.cells) if c.cell_type == "code"]
+        position, ran, restarts = 0, [], 0
+        while True:
+            self.client = self._new_client()
+            with self.client.setup_kernel():
+                if ran and not self.replay(ran):
+                    self.events.append({"cell": None, "label": "replay", "status": "timeout",
+                                        "seconds": 0.0})
+                    break
+                while position < len(code):
+                    index = code[position]
+                    position += 1
+                    cell = self.nb.cells[index]
+                    started = time.monotonic()
+                    status = self.execute(cell, index, cell_timeout(cell, self.job.timeouts))
+                    self.events.append({"cell": index, "label": self.label(index),
+                                        "status": status,
+                                        "seconds": round(time.monotonic() - started, 3)})
+                    if status in FAILED:
+                        break
+                    ran.append(index)
+                else:
+                    self._write_notebook()
+                    self.predict()
+                    break
+            restarts += 1
+            if restarts > self.job.max_restarts:
+                break
+        stop_leftover_processes()
+        for index in code[position:]:
+            self.nb.cells[index].outputs = [error_output(
+                "NotRun", f"[grader] not run: the kernel was replaced {self.job.max_restarts} "
+                "times already")]
+            self.events.append({"cell": index, "label": self.label(index), "status": "not_run",
+                                "seconds": 0.0})
+        self._write_notebook()
         self._write_run()
 
+    def predict(self) -> None:
+        for request in self.job.predictions:
+            probe = nbformat.v4.new_code_cell(predict_source(request))
+            # nbclient stores the executed cell back into the notebook by index; the
+            # probe is appended after the student's notebook was saved, then dropped.
+            self.nb.cells.append(probe)
+            started = time.monotonic()
+            try:
+                status = self.execute(probe, len(self.nb.cells) - 1,
+                                      self.job.timeouts["predict"])
+            finally:
+                self.nb.cells.pop()
+            errors = [o for o in probe.outputs if o.get("output_type") == "error"]
+            self.events.append({
+                "cell": None, "label": f"predict:{request.grade_id}", "status": status,
+                "seconds": round(time.monotonic() - started, 3),
+                "error": f"{errors[0]['ename']}: {errors[0]['evalue']}"[:500] if errors else None})
+            if status in FAILED:
+                return
+
     def _write_notebook(self) -> None:
-        path = self.work_dir / JOB_DIR / "executed.ipynb"
-        nbformat.write(self.nb, path)
+        nbformat.write(self.nb, self.work_dir / JOB_DIR / "executed.ipynb")
 
     def _write_run(self) -> None:
         (self.work_dir / JOB_DIR / "run.json").write_text(json.dumps({"cells": self.events}))
+
+
+def stop_leftover_processes() -> None:
+    """Kill every other process of this run (a student's background job could otherwise
+    rewrite the records below), where the sandbox gave the run its own pid namespace."""
+    if os.environ.get("COURSE_SANDBOX_PID_NAMESPACE") == "1":
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, except this one
+        except ProcessLookupError:
+            pass
+
+
+def protect_this_process() -> None:
+    """Make this process non-dumpable: the student's kernel runs as the same uid, and could
+    otherwise write into the runner's memory through /proc/<pid>/mem."""
+    import ctypes
+
+    pr_set_dumpable = 4
+    ctypes.CDLL(None).prctl(pr_set_dumpable, 0, 0, 0, 0)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m autograder.runner WORK_DIR", file=sys.stderr)
         return 2
+    protect_this_process()
     Runner(Path(argv[0]).resolve()).run()
     return 0
 

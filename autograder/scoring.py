@@ -3,8 +3,9 @@
 The sandbox only ever sees hidden IMAGES; labels stay in this process. The
 student's predictions come back as a ``.npy`` file which is opened without
 following links, size-checked, loaded without pickle, validated for shape and
-finiteness, then scored with ``course.metrics`` and converted to points with
-``course.grading.tier_fraction``, the same formula the notebook prints.
+finiteness, then scored with the metric of :mod:`autograder.metrics` and
+converted to points with ``course.grading.tier_fraction``, the formula the
+notebook prints, whose zero point is the trivial model's score on the split.
 """
 
 from __future__ import annotations
@@ -19,27 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.config import MetricQuestion
+from autograder.config import MetricQuestion, Tiers
+from autograder.metrics import METRICS
 
 
 class InvalidPredictions(ValueError):
     """Predictions missing, unreadable, of the wrong shape or not finite."""
 
 
-def load_callable(spec: str):
-    """``module:function`` or ``path/to/file.py:function``."""
-    target, _, name = spec.rpartition(":")
-    if not target or not name:
-        raise ValueError(f"{spec!r}: write MODULE:FUNCTION or FILE.py:FUNCTION")
-    if target.endswith(".py"):
-        module_spec = importlib.util.spec_from_file_location(Path(target).stem, target)
+def load_module(spec: str):
+    """A module by import name (``autograder.splits``) or by file path (``splits.py``)."""
+    if spec.endswith(".py"):
+        module_spec = importlib.util.spec_from_file_location(Path(spec).stem, spec)
         if module_spec is None or module_spec.loader is None:
-            raise ValueError(f"{spec!r}: cannot import {target}")
+            raise ValueError(f"{spec!r}: cannot import it")
         module = importlib.util.module_from_spec(module_spec)
         module_spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(target)
-    return getattr(module, name)
+        return module
+    return importlib.import_module(spec)
 
 
 def read_untrusted_file(path: Path, max_bytes: int) -> bytes:
@@ -67,38 +65,28 @@ def read_predictions(path: Path, max_bytes: int) -> np.ndarray:
         raise InvalidPredictions(f"{path.name} is not a NumPy array file: {err}") from err
     if not isinstance(array, np.ndarray) or array.dtype.kind not in "fiub":
         raise InvalidPredictions(f"{path.name} does not hold a numeric array")
-    return array.astype(np.float64)
+    return array
 
 
-def validate(question: MetricQuestion, predictions: np.ndarray, labels: np.ndarray) -> None:
-    n = len(labels)
-    expected = {
-        "accuracy": f"({n}, C) class scores",
-        "keypoint_rmse": f"{tuple(labels.shape)} keypoints in pixels",
-        "mean_iou": f"({n}, {', '.join(map(str, labels.shape[1:]))}, C) mask scores",
-    }[question.metric]
-    ok = {
-        "accuracy": predictions.ndim == 2 and predictions.shape[0] == n,
-        "keypoint_rmse": predictions.shape == labels.shape,
-        "mean_iou": predictions.ndim == labels.ndim + 1
-        and predictions.shape[:-1] == labels.shape,
-    }[question.metric]
-    if not ok:
-        raise InvalidPredictions(
-            f"{question.model}.predict returned shape {predictions.shape}; expected {expected}")
-    if not np.isfinite(predictions).all():
-        raise InvalidPredictions(f"{question.model}.predict returned NaN or infinite values")
+@dataclass(frozen=True)
+class ZeroPoint:
+    """Where a question's smooth tier reaches 0: the trivial model's score on the split."""
+
+    value: float
+    model: str  # e.g. "the mean training face"
 
 
-def metric_value(question: MetricQuestion, predictions: np.ndarray, labels: np.ndarray) -> float:
-    from course import metrics
-
-    if question.metric == "accuracy":
-        return float(metrics.accuracy(labels, predictions.argmax(axis=-1)))
-    if question.metric == "keypoint_rmse":
-        return float(metrics.keypoint_rmse(labels, predictions))
-    num_classes = max(predictions.shape[-1], int(labels.max()) + 1)
-    return float(metrics.mean_iou(labels, predictions.argmax(axis=-1), num_classes))
+def zero_point(question: MetricQuestion, train_targets: np.ndarray,
+               labels: np.ndarray, tiers: Tiers) -> ZeroPoint:
+    metric = METRICS[question.metric]
+    value = metric.value(labels, metric.baseline(train_targets, labels))
+    last = tiers.tiers[-1][0]
+    if (value >= last) if metric.higher_is_better else (value <= last):
+        raise ValueError(
+            f"{question.grade_id}: {metric.baseline_name} already scores {value:.4g} "
+            f"{question.metric} on the grading split, as good as the lowest tier ({last:g}): "
+            "raise the tiers in the grading TOML")
+    return ZeroPoint(value, metric.baseline_name)
 
 
 @dataclass(frozen=True)
@@ -111,32 +99,34 @@ class MetricScore:
     max_points: float
     examples: int
     comment: str
+    zero_at: float
     error: str | None = None
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)
 
 
-def score(question: MetricQuestion, predictions_path: Path, labels: np.ndarray,
-          source: str, max_points: float, max_bytes: int) -> MetricScore:
+def score(question: MetricQuestion, predictions_path: Path, labels: np.ndarray, tiers: Tiers,
+          zero: ZeroPoint, split: str, max_points: float, max_bytes: int) -> MetricScore:
     """Points for one metric question; an unusable prediction earns 0 with the reason."""
     from course.grading import tier_fraction
 
-    if source not in question.tiers:
-        raise ValueError(f"{question.grade_id}: no [metric.{source}] tiers for COURSE_DATA={source}")
-    tiers = question.tiers[source]
+    metric = METRICS[question.metric]
     try:
         predictions = read_predictions(predictions_path, max_bytes)
-        validate(question, predictions, labels)
+        problem = metric.check(predictions, labels)
+        if problem:
+            raise InvalidPredictions(f"{question.model}.{problem}")
     except InvalidPredictions as err:
         comment = f"[grader] {question.grade_id}: no score, {err}. 0/{max_points:g} points."
         return MetricScore(question.grade_id, question.metric, None, 0.0, 0.0, max_points,
-                           len(labels), comment, str(err))
-    value = metric_value(question, predictions, labels)
-    fraction = tier_fraction(value, tiers.tiers, tiers.zero_at)
+                           len(labels), comment, zero.value, str(err))
+    value = metric.value(labels, predictions.astype(np.float64))
+    fraction = tier_fraction(value, tiers.tiers, zero.value)
     points = round(max_points * fraction, 4)
-    comment = (f"[grader] {question.grade_id}: {question.metric} = {value:.4f} on "
-               f"{len(labels)} hidden {source} examples -> {fraction:.2f} of the points = "
-               f"{points:g}/{max_points:g} (tiers {list(tiers.tiers)}, zero at {tiers.zero_at:g}).")
+    comment = (f"[grader] {question.grade_id}: {question.metric} = {value:.4f} on {len(labels)} "
+               f"examples of {split} -> {fraction:.2f} of the points = {points:g}/{max_points:g} "
+               f"(tiers {list(tiers.tiers)}; 0 points at {zero.value:.4g}, the score of "
+               f"{zero.model}).")
     return MetricScore(question.grade_id, question.metric, value, fraction, points, max_points,
-                       len(labels), comment)
+                       len(labels), comment, zero.value)

@@ -8,8 +8,8 @@ import importlib
 
 from course import runtime
 
-__all__ = ["checks", "data", "grading", "metrics", "plots", "runtime"]
-__version__ = "0.1.0"
+__all__ = ["checks", "data", "diagrams", "grading", "metrics", "plots", "pretrained", "runtime"]
+__version__ = "0.2.0"
 
 
 def __getattr__(name: str):

@@ -6,33 +6,25 @@ accepts, such as TensorFlow tensors) and return Python floats or NumPy arrays:
 * classification: :func:`accuracy`, :func:`confusion_matrix`;
 * facial keypoints: :func:`keypoint_rmse`, :func:`mean_keypoint_distance`
   (missing coordinates are ``NaN`` in the targets and are skipped);
-* segmentation: :func:`iou_per_class`, :func:`mean_iou`, :func:`dice_per_class`,
-  :func:`mean_dice`, :func:`pixel_accuracy`.
+* segmentation: :func:`pixel_accuracy`. IoU and Dice are the students' to write
+  (unit 5 and assignment A3); Keras has ``keras.metrics.MeanIoU`` for training.
 
 All of them expect **labels**, not class scores: turn the output of
 ``model.predict`` into labels first, e.g. ``scores.argmax(axis=-1)``.
 
 Two metrics also exist on the Keras side, to watch during ``model.fit``:
-:class:`KeypointRMSE` and :func:`mean_iou_metric`. The tests check that they
-agree with their NumPy twins.
+:class:`KeypointRMSE` and :func:`mean_iou_metric` (imported on first use, so
+that the NumPy metrics load without Keras).
 """
 
 from __future__ import annotations
 
-import keras
 import numpy as np
-from keras import ops
 
-__all__ = [
-    "KeypointRMSE",
+__all__ = [  # and, through __getattr__, KeypointRMSE and mean_iou_metric
     "accuracy",
     "confusion_matrix",
-    "dice_per_class",
-    "iou_per_class",
     "keypoint_rmse",
-    "mean_dice",
-    "mean_iou",
-    "mean_iou_metric",
     "mean_keypoint_distance",
     "pixel_accuracy",
 ]
@@ -209,64 +201,6 @@ def mean_keypoint_distance(true, pred) -> float:
 # --------------------------------------------------------------------------- segmentation
 
 
-def _overlaps(y_true, y_pred, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per class: intersection, pixels in the truth, pixels in the prediction."""
-    y_true, y_pred = _label_maps(y_true, y_pred)
-    cm = confusion_matrix(y_true, y_pred, num_classes)
-    return np.diag(cm).astype(np.float64), cm.sum(axis=1), cm.sum(axis=0)
-
-
-def iou_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
-    r"""Intersection over union of every class, counted over all pixels of all images.
-
-    .. math:: \mathrm{IoU}_c = \frac{|T_c \cap P_c|}{|T_c \cup P_c|}
-
-    with :math:`T_c` the pixels of class :math:`c` in the truth and
-    :math:`P_c` in the prediction.
-
-    Args:
-        y_true, y_pred: label maps ``(H, W)`` or ``(N, H, W)``.
-        num_classes: number of classes C.
-
-    Returns:
-        A float array ``(C,)``; ``NaN`` for a class that appears in neither the
-        truth nor the prediction (its IoU is undefined, not 0 or 1).
-    """
-    intersection, in_true, in_pred = _overlaps(y_true, y_pred, num_classes)
-    union = in_true + in_pred - intersection
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, intersection / union, np.nan)
-
-
-def mean_iou(y_true, y_pred, num_classes: int) -> float:
-    """Mean of :func:`iou_per_class` over the classes that are defined (``numpy.nanmean``).
-
-    The result is never ``NaN``: inputs must hold at least one pixel, and that
-    pixel's true class is present, so at least one class has an IoU.
-    This matches ``keras.metrics.MeanIoU``, which also skips absent classes.
-    """
-    return float(np.nanmean(iou_per_class(y_true, y_pred, num_classes)))
-
-
-def dice_per_class(y_true, y_pred, num_classes: int) -> np.ndarray:
-    r"""Dice coefficient (F1 score) of every class over all pixels.
-
-    .. math:: \mathrm{Dice}_c = \frac{2\,|T_c \cap P_c|}{|T_c| + |P_c|}
-
-    Returns a float array ``(C,)`` with ``NaN`` for a class absent from both
-    truth and prediction, like :func:`iou_per_class`.
-    """
-    intersection, in_true, in_pred = _overlaps(y_true, y_pred, num_classes)
-    total = in_true + in_pred
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, 2.0 * intersection / total, np.nan)
-
-
-def mean_dice(y_true, y_pred, num_classes: int) -> float:
-    """Mean of :func:`dice_per_class` over the defined classes (never ``NaN``, see :func:`mean_iou`)."""
-    return float(np.nanmean(dice_per_class(y_true, y_pred, num_classes)))
-
-
 def pixel_accuracy(y_true, y_pred) -> float:
     """Fraction of pixels whose predicted class is right, for label maps ``(H, W)`` or ``(N, H, W)``.
 
@@ -277,71 +211,9 @@ def pixel_accuracy(y_true, y_pred) -> float:
     return float(np.mean(y_true == y_pred))
 
 
-# --------------------------------------------------------------------------- Keras metrics
+def __getattr__(name: str):
+    if name in ("KeypointRMSE", "mean_iou_metric"):
+        from course import keras_metrics
 
-
-@keras.saving.register_keras_serializable(package="course")
-class KeypointRMSE(keras.metrics.Metric):
-    """Keras metric: keypoint RMSE in pixels over the present (non-``NaN``) targets.
-
-    It accumulates the sum of squared errors and the number of present
-    coordinates over an epoch, so its value equals :func:`keypoint_rmse` on all
-    the data seen, not an average of per-batch RMSEs.
-
-    Args:
-        scale: factor from the model's target units to pixels. A model trained
-            on targets normalised as ``(pixels - 48) / 48`` uses ``scale=48``
-            to report pixels. The default 1 means targets are already pixels.
-        name: the name shown in logs and in ``history.history``.
-
-    Example::
-
-        model.compile(optimizer="adam", loss=..., metrics=[KeypointRMSE(scale=48.0)])
-    """
-
-    def __init__(self, scale: float = 1.0, name: str = "keypoint_rmse", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.scale = float(scale)
-        self.squared_error_sum = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="squared_error_sum"
-        )
-        self.present_count = self.add_variable(
-            shape=(), initializer="zeros", dtype="float32", name="present_count"
-        )
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        y_true = ops.convert_to_tensor(y_true, dtype="float32")
-        y_pred = ops.convert_to_tensor(y_pred, dtype="float32")
-        present = ops.logical_not(ops.isnan(y_true))
-        # where() keeps the NaN targets out of the sum (NaN * 0 would still be NaN).
-        error = ops.where(present, y_true - y_pred, 0.0) * self.scale
-        weight = ops.cast(present, "float32")
-        if sample_weight is not None:
-            # One weight per example, broadcast over its coordinates.
-            sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1, 1))
-            weight = weight * sample_weight
-        self.squared_error_sum.assign_add(ops.sum(weight * ops.square(error)))
-        self.present_count.assign_add(ops.sum(weight))
-
-    def result(self):
-        return ops.sqrt(ops.divide_no_nan(self.squared_error_sum, self.present_count))
-
-    def reset_state(self):
-        self.squared_error_sum.assign(0.0)
-        self.present_count.assign(0.0)
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
-
-def mean_iou_metric(num_classes: int, name: str = "mean_iou") -> keras.metrics.MeanIoU:
-    """A ``keras.metrics.MeanIoU`` for a model whose output is per-pixel class scores.
-
-    The model outputs ``(N, H, W, C)`` softmax scores and the targets are label
-    maps ``(N, H, W)``; the metric takes the argmax itself
-    (``sparse_y_pred=False``). Like :func:`mean_iou` it averages over the
-    classes present in truth or prediction.
-    """
-    return keras.metrics.MeanIoU(
-        num_classes=num_classes, sparse_y_true=True, sparse_y_pred=False, name=name
-    )
+        return getattr(keras_metrics, name)
+    raise AttributeError(f"module 'course.metrics' has no attribute {name!r}")

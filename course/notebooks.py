@@ -23,9 +23,11 @@ from pathlib import Path
 
 import nbformat
 
-from course.runtime import BOOTSTRAP_CELL
+from course import __version__
+from course.runtime import REPO_URL
 
 ROOT = Path(__file__).resolve().parent.parent
+COLAB_BADGE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s]+\.ipynb")
 QUICK_ENV = {"COURSE_DATA": "synthetic", "COURSE_QUICK": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
@@ -47,6 +49,64 @@ def first_code_cell(nb: nbformat.NotebookNode):
     return next((c for c in nb.cells if c.cell_type == "code"), None)
 
 
+def install_requirement() -> str:
+    """What the setup cell installs: the course package at this release's tag."""
+    return f"dl-vision-course @ git+{REPO_URL}@v{__version__}"
+
+
+def setup_cell(nb: nbformat.NotebookNode) -> str:
+    """The first code cell of a notebook, written from its ``metadata.course`` settings:
+    ``setup: ["keypoints"]`` adds the facial keypoints' data settings, and
+    ``full_mode_minutes: {"gpu": ..., "cpu": ...}`` the measured full-mode times."""
+    settings = nb.metadata.get("course", {})
+    keypoints = "keypoints" in settings.get("setup", [])
+    minutes = settings.get("full_mode_minutes", {})
+    lines = [
+        "# Setup. On Colab this installs the course package (the version this notebook was",
+        "# released with) and keeps datasets and checkpoints on your Google Drive.",
+        "DRIVE = True  # False: keep them on the Colab machine only (lost when it disconnects)",
+    ]
+    arguments = ["drive=DRIVE"]
+    if keypoints:
+        lines += [
+            "# Facial keypoints come from Kaggle: on Colab add your KAGGLE_USERNAME and",
+            "# KAGGLE_KEY as secrets (the key icon on the left), or paste your instructor's",
+            "# mirror and its SHA-256 checksum here.",
+            'KEYPOINTS_URL = ""',
+            'KEYPOINTS_SHA256 = ""',
+        ]
+        arguments += ["keypoints_url=KEYPOINTS_URL", "keypoints_sha256=KEYPOINTS_SHA256"]
+    arguments += [f"{kind}_minutes={minutes[kind]}" for kind in ("gpu", "cpu") if kind in minutes]
+    call = "runtime_info = course.runtime.setup(" + ", ".join(arguments) + ")"
+    if len(call) > 95:
+        call = "runtime_info = course.runtime.setup(\n    " + ",\n    ".join(arguments) + ",\n)"
+    lines += [
+        "import sys",
+        "",
+        'if "google.colab" in sys.modules:',
+        f'    %pip install -q "{install_requirement()}"',
+        "",
+        "import course",
+        "",
+        call,
+    ]
+    return "\n".join(lines)
+
+
+def badge_path(path: Path, root: Path = ROOT) -> str:
+    """Where a notebook lives in the published repository (released assignments at
+    ``assignments/<name>/``, as ``course-grader publish`` lays them out)."""
+    relative = path.resolve().relative_to(root.resolve())
+    if relative.parts[:2] in (("assignments", "source"), ("assignments", "release")):
+        return f"assignments/{relative.parts[2]}/{relative.name}"
+    return relative.as_posix()
+
+
+def colab_url(published_path: str) -> str:
+    owner_repo = REPO_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/v{__version__}/{published_path}"
+
+
 def problems(path: Path) -> list[str]:
     """What is wrong with a committed notebook: invalid, outputs left, stale setup cell."""
     try:
@@ -58,8 +118,12 @@ def problems(path: Path) -> list[str]:
     if any(c.cell_type == "code" and (c.outputs or c.execution_count) for c in nb.cells):
         found.append("has outputs or execution counts (run `python -m course.notebooks sync`)")
     setup = first_code_cell(nb)
-    if setup is None or setup.source != BOOTSTRAP_CELL:
+    if setup is None or setup.source != setup_cell(nb):
         found.append("first code cell is not the shared setup cell (`python -m course.notebooks sync`)")
+    badges = COLAB_BADGE.findall(nb.cells[0].source) if nb.cells else []
+    if badges != [colab_url(badge_path(path))]:
+        found.append(f"the first cell's Colab badge is not {colab_url(badge_path(path))} "
+                     "(`python -m course.notebooks sync`)")
     return found
 
 
@@ -74,7 +138,8 @@ def sync(path: Path) -> bool:
     setup = first_code_cell(nb)
     if setup is None:
         raise ValueError(f"{path}: no code cell to hold the setup cell")
-    setup.source = BOOTSTRAP_CELL
+    setup.source = setup_cell(nb)
+    nb.cells[0].source = COLAB_BADGE.sub(colab_url(badge_path(path)), nb.cells[0].source)
     after = nbformat.writes(nb) + "\n"
     if after != before:
         path.write_text(after)

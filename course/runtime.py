@@ -15,6 +15,7 @@ notebook serves a student on Colab and the test suite on a laptop:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -26,20 +27,11 @@ from typing import TypeVar
 T = TypeVar("T")
 
 DATA_SOURCES = ("real", "synthetic")
+# The public repository students install from and open notebooks from, in one place:
+# the setup cells and the "Open in Colab" badges are written from it
+# (`python -m course.notebooks sync`), pinned to the release tag v<course.__version__>.
 REPO_URL = "https://github.com/dl-vision-course/dl-vision-course"
-
-# The Colab bootstrap, written once: `python -m course.notebooks sync` copies it
-# into the first code cell of every notebook and a test keeps them identical.
-BOOTSTRAP_CELL = f"""\
-# Setup: on Colab, install the course package (a local install already has it).
-import sys
-
-if "google.colab" in sys.modules:
-    %pip install -q "dl-vision-course @ git+{REPO_URL}"
-
-import course
-
-runtime_info = course.runtime.setup()"""
+DRIVE_FOLDER = Path("/content/drive/MyDrive/dl-vision-course")
 
 
 def _flag(name: str) -> bool:
@@ -81,6 +73,18 @@ def cache_dir() -> Path:
     return path
 
 
+def checkpoint_dir(name: str) -> Path:
+    """A folder for the checkpoints of one long training run, e.g. ``checkpoint_dir("a2")``.
+
+    ``$COURSE_CHECKPOINTS/<name>`` (on Colab the setup cell points it at Google
+    Drive, so a disconnect loses nothing), else ``<cache>/checkpoints/<name>``.
+    """
+    root = os.environ.get("COURSE_CHECKPOINTS") or cache_dir() / "checkpoints"
+    path = Path(root).expanduser() / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def on_colab() -> bool:
     return "google.colab" in sys.modules
 
@@ -98,6 +102,23 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     keras.utils.set_random_seed(seed)
+
+
+@contextlib.contextmanager
+def precision_policy(name: str):
+    """Use the Keras dtype policy ``name`` (e.g. ``"mixed_float16"``) inside a ``with`` block.
+
+    Keras keeps the policy in a global setting that every layer built later
+    reads; scoping it keeps one section's choice from changing the cells after it.
+    """
+    import keras
+
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield keras.mixed_precision.global_policy()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def silence_tensorflow() -> None:
@@ -127,9 +148,45 @@ class Runtime:
         )
 
 
-def setup(seed: int = 42, *, verbose: bool = True) -> Runtime:
-    """Prepare a notebook: quiet logs, seeds, device detection, one summary line."""
+def _use_drive() -> None:
+    """Mount Google Drive and keep the dataset cache and checkpoints there (Colab only)."""
+    from google.colab import drive  # type: ignore[import-not-found]
+
+    drive.mount("/content/drive")
+    os.environ.setdefault("COURSE_CACHE", str(DRIVE_FOLDER / "cache"))
+    os.environ.setdefault("COURSE_CHECKPOINTS", str(DRIVE_FOLDER / "checkpoints"))
+
+
+def _kaggle_secrets() -> bool:
+    """Colab's secrets KAGGLE_USERNAME and KAGGLE_KEY (the key icon), if the user added them."""
+    try:
+        from google.colab import userdata  # type: ignore[import-not-found]
+
+        values = {name: userdata.get(name) for name in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
+    except Exception:  # secret missing or access not granted: Colab raises its own errors
+        return False
+    os.environ.update({k: v for k, v in values.items() if v})
+    return all(values.values())
+
+
+def setup(seed: int = 42, *, drive: bool = True, keypoints_url: str = "",
+          keypoints_sha256: str = "", gpu_minutes: float | None = None,
+          cpu_minutes: float | None = None, verbose: bool = True) -> Runtime:
+    """Prepare a notebook: quiet logs, seeds, where data lives, devices, one summary line.
+
+    On Colab, ``drive=True`` mounts Google Drive and keeps the dataset cache and
+    training checkpoints there. ``keypoints_url``/``keypoints_sha256`` name an
+    instructor's mirror of the facial keypoints (otherwise Kaggle credentials
+    are read from Colab's secrets). ``gpu_minutes``/``cpu_minutes``: how long
+    the notebook's full mode takes, printed when it is about to run without a GPU.
+    """
     silence_tensorflow()
+    if on_colab() and drive:
+        _use_drive()
+    if keypoints_url:
+        os.environ["COURSE_KEYPOINTS_URL"] = keypoints_url
+        os.environ["COURSE_KEYPOINTS_SHA256"] = keypoints_sha256
+    kaggle = on_colab() and not keypoints_url and _kaggle_secrets()
     import keras
     import matplotlib
     import tensorflow as tf
@@ -153,7 +210,22 @@ def setup(seed: int = 42, *, verbose: bool = True) -> Runtime:
     )
     if verbose:
         print(info.summary())
+        print(f"datasets: {cache_dir()} | checkpoints: "
+              f"{os.environ.get('COURSE_CHECKPOINTS') or cache_dir() / 'checkpoints'}"
+              + (" | Kaggle credentials from Colab's secrets" if kaggle else ""))
+        if not gpus and not info.quick and not grading():
+            print(_no_gpu_notice(gpu_minutes, cpu_minutes))
     return info
+
+
+def _no_gpu_notice(gpu_minutes: float | None, cpu_minutes: float | None) -> str:
+    expected = ""
+    if cpu_minutes is not None:
+        expected = f" Full mode takes about {cpu_minutes:.0f} min on a 2-core CPU"
+        expected += f" and about {gpu_minutes:.0f} min on a T4 GPU." if gpu_minutes else "."
+    return ("NO GPU: this notebook will train on the CPU." + expected + " On Colab choose "
+            "Runtime > Change runtime type > T4 GPU; for a one-minute smoke run instead, set "
+            "COURSE_QUICK=1 before the setup cell.")
 
 
 def record(name: str, value: float) -> float:

@@ -17,9 +17,10 @@ import nbformat
 
 from autograder import collect, pipeline, release
 from autograder.config import GradeOptions, Limits, Timeouts
+from autograder.records import SubmissionResult
 
 FIXTURES = Path(__file__).parent / "fixtures" / "autograder"
-HIDDEN_LOADER = f"{FIXTURES / 'hidden_toy.py'}:load_hidden"
+SPLITS = str(FIXTURES / "splits_toy.py")
 QUICK_TIMEOUTS = Timeouts(test=20, training=60, default=20, predict=30)
 SMALL_LIMITS = Limits(memory_bytes=2 * 2**30, cpu_seconds=120, max_processes=64,
                       output_bytes_per_cell=200_000)
@@ -59,7 +60,7 @@ def pack(nb_or_bytes, files: dict[str, bytes] | None = None, name: str = "nb.ipy
 
 
 def grade_assignment(course_dir: Path, assignment: str, submissions: dict[str, bytes],
-                     **options) -> dict[str, dict]:
+                     **options) -> dict[str, SubmissionResult]:
     """Release, collect ``{student: archive bytes}``, grade; returns {student: result}."""
     course_dir = Path(course_dir)
     if not (course_dir / "release" / assignment).exists():
@@ -73,10 +74,10 @@ def grade_assignment(course_dir: Path, assignment: str, submissions: dict[str, b
     errors = [r for r in report if r.error]
     assert not errors, errors
     settings = dict(backend="bwrap", timeouts=QUICK_TIMEOUTS, limits=SMALL_LIMITS,
-                    hidden_loader=HIDDEN_LOADER, data_source="synthetic", progress=False)
+                    splits=SPLITS, data_source="synthetic", progress=False)
     settings.update(options)
     results = pipeline.grade(GradeOptions(course_dir=course_dir, assignment=assignment, **settings))
-    return {r["student"]: r for r in results}
+    return {r.student: r for r in results}
 
 
 def released_notebook_name(course_dir: Path, assignment: str) -> str:

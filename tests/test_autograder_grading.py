@@ -1,23 +1,30 @@
-"""End-to-end grading of the fixture assignment in the bubblewrap sandbox.
+"""End-to-end grading of the fixture assignment through the real ``course-grader`` path.
 
-One batch of honest submissions (solution, blank, partial) and one batch of
-hostile ones (loops, memory and fork bombs, kernel exit, snooping, tampering,
-junk) are graded once per module; the tests read the recorded results, the
-gradebook, the autograded notebooks and the rendered feedback.
+The fixture ``toy`` has two graded cells: ``square_test`` (2 points, decided by
+the graded cases of grading/toy.py, run in a fresh sandboxed process) and
+``model_score`` (4 points, the hidden-set accuracy of ``final_model``). One batch
+of honest submissions and one batch of attacks are graded once per module;
+the tests read the results, the gradebook, the autograded notebooks and the
+rendered feedback. Every attack that gets ``square`` wrong must earn no more of
+its points than the blank notebook: 0.
 """
 
 from __future__ import annotations
 
 import csv
+import os
+import secrets
 import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
 from autograder_support import (
-    HIDDEN_LOADER,
+    SPLITS,
     answer,
     autograded_notebook,
     fixture_course,
@@ -26,9 +33,10 @@ from autograder_support import (
     released_notebook,
 )
 
-from autograder import export, feedback, gradebook, pipeline, results, shards
+from autograder import export, feedback, gradebook, pipeline, records, shards
 from autograder.config import GradeOptions, Timeouts
 from autograder.sandbox import BwrapSandbox
+from autograder.setup import GraderMisconfigured
 
 pytestmark = pytest.mark.skipif(not BwrapSandbox().available()[0],
                                 reason="bubblewrap unavailable (apt-get install -y bubblewrap)")
@@ -60,66 +68,88 @@ def outputs_text(nb: dict, grade_id: str) -> str:
     raise KeyError(grade_id)
 
 
+def square_points(result: records.SubmissionResult) -> float:
+    return next(q["points"] for q in result.questions if q["grade_id"] == "square_test")
+
+
 @pytest.fixture(scope="module")
 def honest(tmp_path_factory):
     course = fixture_course(tmp_path_factory.mktemp("honest"))
     from autograder.release import release
 
     release(course, "toy")
-    blank = released_notebook(course, "toy")
     graded = grade_assignment(course, "toy", {
         "solution": pack(submission(course)),
-        "blank": pack(blank),
+        "blank": pack(released_notebook(course, "toy")),
         "partial": pack(submission(course, square=WRONG_SQUARE, model=SWAPPED_MODEL)),
+        "delegator": pack(submission(course, square=(
+            "def square(x):\n    import tensorflow as tf\n"
+            "    return tf.math.square(x).numpy()"))),
     }, workers=2)
     return course, graded
 
 
 def test_solution_gets_full_marks(honest):
-    _, graded = honest
-    result = graded["solution"]
-    assert result["status"] == "graded"
-    assert result["score"] == result["max_score"] == 6.0
-    assert result["metrics"][0]["value"] == pytest.approx(1.0)
-    assert result["backend"] == "bwrap" and "no network" in result["isolation"]
+    result = honest[1]["solution"]
+    assert result.status == "graded" and result.score == result.max_score == 6.0
+    assert result.metrics[0]["value"] == pytest.approx(1.0)
+    assert result.questions[0]["passed"] == 4
+    assert result.backend == "bwrap" and "allow-list" in result.isolation
 
 
 def test_blank_gets_zero_without_crashing(honest):
     result = honest[1]["blank"]
-    assert result["status"] == "graded"
-    assert result["score"] == 0.0
-    assert result["metrics"][0]["error"] == "model_score-predictions.npy was not written"
-    assert any("predict:model_score" in p for p in result["problems"])
+    assert result.status == "graded" and result.score == 0.0
+    assert "NotImplementedError" in result.questions[0]["cases"][0]["problem"]
+    assert any("predict:model_score" in p for p in result.problems)
 
 
 def test_partial_gets_partial_marks(honest):
     result = honest[1]["partial"]
-    # square is wrong (hidden tests fail); the swapped model is right on 2 of 4 classes.
-    metric = result["metrics"][0]
-    assert 0.4 < metric["value"] < 0.6
-    assert 0 < metric["points"] < 4
-    assert result["score"] == pytest.approx(metric["points"])
+    metric = result.metrics[0]
+    assert 0.4 < metric["value"] < 0.6 and 0 < metric["points"] < 4
+    assert square_points(result) == 0.0
+    assert result.score == pytest.approx(metric["points"])
 
 
-def test_gradebook_holds_metric_points_and_comment_is_in_notebook(honest):
+def test_delegating_to_a_forbidden_library_earns_nothing_and_says_why(honest):
+    course, graded = honest
+    result = graded["delegator"]
+    question = result.questions[0]
+    assert question["forbidden"] and question["points"] == 0.0
+    assert "not available" in question["cases"][0]["problem"]
+    assert result.score == 4.0  # the model question is not affected
+    text = outputs_text(autograded_notebook(course, "toy", "delegator"), "square_test")
+    assert "does not allow (write it with NumPy)" in text
+
+
+def test_gradebook_holds_the_trusted_points_and_notes(honest):
     course, graded = honest
     scores = gradebook.submission_scores(course / "gradebook.db", "toy")
     assert scores["partial"]["grades"]["model_score"] == pytest.approx(
-        graded["partial"]["metrics"][0]["points"])
+        graded["partial"].metrics[0]["points"])
+    assert scores["solution"]["grades"]["square_test"] == 2.0
     text = outputs_text(autograded_notebook(course, "toy", "partial"), "model_score")
-    assert "[grader] model_score: accuracy = 0.4550 on 200 hidden synthetic examples" in text
+    assert "[grader] model_score: accuracy = 0.4550 on 200 examples" in text
+    assert "0 points at" in text  # the measured zero point is stated
+    square = outputs_text(autograded_notebook(course, "toy", "partial"), "square_test")
+    assert "0 of 4 graded cases passed" in square and "a negative number" in square
 
 
-def test_feedback_has_no_hidden_test_line(honest):
+def test_feedback_has_no_hidden_test_or_case_line(honest):
     course, _ = honest
     done = feedback.generate_feedback(course, "toy")
     hidden = gradebook.hidden_test_lines(course / "gradebook.db", "toy")
+    cases = feedback.case_lines(course, "toy")
     assert 'assert square(-4) == 16, "hidden: negative numbers"' in hidden
-    assert len(done["files"]) == 3 and done["archive"].endswith(".zip")
+    assert any("args=(-4,)" in line for line in cases)
+    assert len(done["files"]) == 4 and done["archive"].endswith(".zip")
+    secret = feedback.secret_lines(hidden + cases, course / "release" / "toy")
+    assert "import numpy as np" not in secret  # students have that line in the release
     for html in done["files"]:
         text = feedback.html_text(Path(html))
         assert "assert square(3) == 9" in text  # public tests stay visible
-        assert not feedback.leaked_lines(Path(html), hidden)
+        assert not feedback.leaked_lines(Path(html), secret)
 
 
 def test_leak_check_catches_a_hidden_line(honest, tmp_path):
@@ -136,17 +166,15 @@ def test_leak_check_catches_a_hidden_line(honest, tmp_path):
 
 
 def test_a_hidden_line_the_student_typed_is_not_a_leak(tmp_path):
-    import nbformat
-
     hidden = ["for left, right in FLIP_PAIRS:", "assert square(-4) == 16"]
     page = tmp_path / "page.html"
     page.write_text("<pre>for left, right in FLIP_PAIRS:\nassert square(-4) == 16</pre>")
-    submission = tmp_path / "submitted"
-    submission.mkdir()
+    folder = tmp_path / "submitted"
+    folder.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("for left, right in FLIP_PAIRS:\n    pass")]
-    nbformat.write(nb, submission / "a2.ipynb")
-    assert feedback.leaks_in_feedback(page, hidden, submission) == ["assert square(-4) == 16"]
+    nbformat.write(nb, folder / "a2.ipynb")
+    assert feedback.leaks_in_feedback(page, hidden, folder) == ["assert square(-4) == 16"]
     assert feedback.leaks_in_feedback(page, hidden, tmp_path / "absent") == hidden
 
 
@@ -164,51 +192,111 @@ def test_export_csv_and_gradescope(honest, tmp_path):
     with open(tmp_path / "grades.csv") as handle:
         table = {r["student"]: r for r in csv.DictReader(handle)}
     assert table["solution"]["score"] == "6.0" and table["solution"]["percent"] == "100.0"
-    assert table["blank"]["score"] == "0.0"
+    assert table["blank"]["score"] == "0.0" and table["solution"]["overrides"] == ""
     written = export.write_gradescope(course, "toy", tmp_path / "gs")
-    assert len(written) == 3
+    assert len(written) == 4
+
+
+def test_a_formgrader_edit_of_a_grader_score_is_listed_not_silent(honest, tmp_path):
+    course, _ = honest
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy)
+    from nbgrader.api import Gradebook
+
+    with Gradebook(gradebook.db_url(copy / "gradebook.db")) as gb:  # what formgrader does
+        gb.find_grade("model_score", "toy", "toy", "partial").manual_score = 4.0
+        gb.db.commit()
+    (changed,) = export.overrides(copy, "toy")
+    assert changed.student == "partial" and changed.manual_score == 4.0
+    assert changed.grader_score == pytest.approx(honest[1]["partial"].metrics[0]["points"])
+    rows = {r["student"]: r for r in export.rows(copy, "toy")}
+    assert rows["partial"]["overrides"].startswith("model_score: ")
 
 
 def test_leaderboard_orders_by_accuracy(honest):
     course, _ = honest
     ranked = export.leaderboard(course, "toy")
-    assert [e["student"] for e in ranked] == ["solution", "partial", "blank"]
+    assert [e["student"] for e in ranked][:2] == ["delegator", "solution"]
+    assert [e["student"] for e in ranked][2:] == ["partial", "blank"]
     assert ranked[-1]["rank"] == ""
+
+
+def options(course, **extra):
+    settings = dict(course_dir=course, assignment="toy", backend="bwrap", splits=SPLITS,
+                    data_source="synthetic", progress=False, timeouts=HOSTILE_TIMEOUTS)
+    settings.update(extra)
+    return GradeOptions(**settings)
 
 
 def test_rerun_skips_unchanged_and_force_regrades(honest):
     course, _ = honest
-    options = dict(course_dir=course, assignment="toy", backend="bwrap",
-                   hidden_loader=HIDDEN_LOADER, data_source="synthetic", progress=False,
-                   timeouts=HOSTILE_TIMEOUTS, students=("solution", "blank"))
-    again = pipeline.grade(GradeOptions(**options))
-    assert all(r.get("skipped") for r in again)
+    chosen = ("solution", "blank")
+    again = pipeline.grade(options(course, students=chosen))
+    assert all(r.skipped for r in again)
     # A changed file means a regrade even without --force.
     (course / "submitted" / "blank" / "toy" / "notes.txt").write_text("late edit")
-    changed = {r["student"]: r for r in pipeline.grade(GradeOptions(**options))}
-    assert changed["solution"].get("skipped") and not changed["blank"].get("skipped")
-    forced = pipeline.grade(GradeOptions(**options, force=True))
-    assert not any(r.get("skipped") for r in forced)
-    assert {r["student"]: r["score"] for r in forced} == {"solution": 6.0, "blank": 0.0}
+    changed = {r.student: r for r in pipeline.grade(options(course, students=chosen))}
+    assert changed["solution"].skipped and not changed["blank"].skipped
+    forced = pipeline.grade(options(course, students=chosen, force=True))
+    assert not any(r.skipped for r in forced)
+    assert {r.student: r.score for r in forced} == {"solution": 6.0, "blank": 0.0}
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    root = tmp_path_factory.mktemp("hostile")
-    course = fixture_course(root)
-    hidden_dir = root / "hidden-data"
-    hidden_dir.mkdir()
-    labels_file = hidden_dir / "toy_labels.npy"
-    np.save(labels_file, np.arange(10))
-    from autograder.release import release
+# --------------------------------------------------------------------------- attacks
 
-    release(course, "toy")
-    db = course / "gradebook.db"
-    snoop = (
+SWALLOW_ERRORS = ("get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+                  + WRONG_SQUARE)
+QUIET_TRACEBACKS = ("ip = get_ipython()\nip.showtraceback = lambda *a, **k: None\n"
+                    "ip.showsyntaxerror = lambda *a, **k: None\n" + WRONG_SQUARE)
+PATCHED_NUMPY = ("import numpy, numpy.testing\n"
+                 "numpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda *a, **k: True\n"
+                 "numpy.array_equal = lambda *a, **k: True\n"
+                 "numpy.testing.assert_allclose = lambda *a, **k: None\n" + WRONG_SQUARE)
+# Inside the case process: answer every request with 9 (the visible test's value) and make
+# every cell of the notebook run report success.
+PATCHED_RUNNER = (
+    "import sys\n"
+    "try:\n"
+    "    import autograder.case_runner as runner, autograder.wire as wire\n"
+    "    runner.CaseRunner.call = lambda self, request: {'id': request.get('id'),\n"
+    "        'status': 'ok', 'value': wire.encode(9.0)}\n"
+    "except ImportError:\n"
+    "    pass\n"
+    "import course.grading\n"
+    "course.grading.tier_fraction = lambda *a, **k: 1.0\n" + WRONG_SQUARE)
+FORGED_FILES = (
+    "import json, os, glob\n"
+    "for path in glob.glob('.grader/*') + glob.glob('*.ipynb'):\n"
+    "    try:\n"
+    "        os.chmod(path, 0o666)\n"
+    "    except OSError:\n"
+    "        pass\n"
+    "open('.grader/run.json', 'w').write(json.dumps({'cells': []}))\n"
+    "open('.grader/verdicts.json', 'w').write(json.dumps({'square_test': 2}))\n"
+    "open('case-output.log', 'w').write('all cases passed')\n" + WRONG_SQUARE)
+BACKGROUND_REWRITER = (
+    "import os, time, json\n"
+    "if os.fork() == 0:\n"
+    "    os.setsid()\n"
+    "    for _ in range(600):\n"
+    "        try:\n"
+    "            with open('.grader/run.json', 'w') as f:\n"
+    "                json.dump({'cells': []}, f)\n"
+    "            with open('/tmp/still-alive', 'w') as f:\n"
+    "                f.write(str(time.time()))\n"
+    "        except OSError:\n"
+    "            pass\n"
+    "        time.sleep(0.05)\n"
+    "    os._exit(0)\n" + WRONG_SQUARE)
+
+
+def snoop_source(paths: list[Path]) -> str:
+    listed = ", ".join(repr(str(p)) for p in paths)
+    return (
         "import os, socket, sqlite3\n"
-        f"for p in [{str(labels_file)!r}, {str(db)!r}, {str(course / 'source')!r},\n"
-        f"          {str(REPO / '.git')!r}, {str(REPO / 'assignments')!r}]:\n"
+        f"for p in [{listed}]:\n"
         "    print('EXISTS' if os.path.exists(p) else 'absent', p)\n"
+        "print('top level:', sorted(os.listdir('/')))\n"
         "try:\n"
         "    open('/etc/shadow').read()\n"
         "    print('SHADOW READABLE')\n"
@@ -220,13 +308,51 @@ def hostile(tmp_path_factory):
         "    print('NETWORK OPEN')\n"
         "except OSError as err:\n"
         "    print('network blocked:', err)\n"
-        f"con = sqlite3.connect({str(db)!r})\n"
-        "try:\n"
-        "    con.execute('update grade set manual_score = 100')\n"
-        "    con.commit()\n"
-        "except sqlite3.Error as err:\n"
-        "    print('gradebook write failed:', err)\n"
     )
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """Another course's gradebook and solutions under /srv and a file in a randomly named
+    top-level folder of the host, as a student's cell would look for them."""
+    if os.geteuid() != 0:
+        base = tmp_path_factory.mktemp("srv")
+        roots = [base]
+    else:
+        base = Path("/srv") / f"course-{secrets.token_hex(4)}"
+        roots = [base, Path("/") / f"top-{secrets.token_hex(4)}"]
+    other = base / "other-course"
+    (other / "source" / "ps1").mkdir(parents=True)
+    (other / "gradebook.db").write_bytes(b"SQLite format 3\0")
+    (other / "source" / "ps1" / "solution.ipynb").write_text("{}")
+    files = [other / "gradebook.db", other / "source" / "ps1" / "solution.ipynb"]
+    if len(roots) > 1:
+        roots[1].mkdir()
+        (roots[1] / "secret.txt").write_text("x")
+        files.append(roots[1] / "secret.txt")
+    yield files
+    for root in roots:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory, planted):
+    root = tmp_path_factory.mktemp("hostile")
+    course = fixture_course(root)
+    hidden_dir = root / "hidden-data"
+    hidden_dir.mkdir()
+    labels_file = hidden_dir / "toy_labels.npy"
+    np.save(labels_file, np.arange(10))
+    from autograder.release import release
+
+    release(course, "toy")
+    db = course / "gradebook.db"
+    looked_for = [labels_file, db, course / "source", REPO / ".git", REPO / "assignments",
+                  REPO / "tests", Path.home() / ".bashrc", *planted]
+    gradebook_write = (
+        f"import sqlite3\ncon = sqlite3.connect({str(db)!r})\n"
+        "try:\n    con.execute('update grade set manual_score = 100')\n    con.commit()\n"
+        "except sqlite3.Error as err:\n    print('gradebook write failed:', err)\n")
     tampered = submission(course, square=WRONG_SQUARE)
     for cell in tampered.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "square_test":
@@ -236,17 +362,25 @@ def hostile(tmp_path_factory):
                           if c.metadata.get("nbgrader", {}).get("grade_id") != "square_test"]
     restructured.cells.insert(3, nbformat.from_dict(dict(restructured.cells[2])))
     archives = {
-        "loop": pack(submission(course, square=SQUARE + "\n\nwhile True:\n    pass")),
+        "loop": pack(submission(course, square=WRONG_SQUARE + "\n\nwhile True:\n    pass")),
+        "slow-right": pack(submission(course, square=SQUARE + "\n\nwhile True:\n    pass")),
+        "exiter": pack(submission(course, square="import os\nos._exit(3)")),
         "membomb": pack(submission(course, model="blocks = [bytearray(2**27) for _ in range(10**4)]\n"
                                    + MODEL)),
-        "exiter": pack(submission(course, square="import os\nos._exit(3)")),
         "forker": pack(submission(course, square=SQUARE + (
             "\nimport os, time\nchildren = 0\nfor _ in range(300):\n    try:\n"
             "        pid = os.fork()\n    except OSError:\n        print('fork refused')\n"
             "        break\n    if pid == 0:\n        time.sleep(120)\n        os._exit(0)\n"
             "    children += 1\nprint('children', children)"))),
-        "snoop": pack(submission(course, square=SQUARE + "\n" + snoop)),
-        "patcher": pack(submission(course, model=SWAPPED_MODEL + (
+        "snoop": pack(submission(course, square=SQUARE + "\n" + snoop_source(looked_for)
+                                 + gradebook_write)),
+        "swallower": pack(submission(course, square=SWALLOW_ERRORS)),
+        "quiet": pack(submission(course, square=QUIET_TRACEBACKS)),
+        "numpy-patcher": pack(submission(course, square=PATCHED_NUMPY)),
+        "runner-patcher": pack(submission(course, square=PATCHED_RUNNER)),
+        "forger": pack(submission(course, square=FORGED_FILES)),
+        "background": pack(submission(course, square=BACKGROUND_REWRITER)),
+        "metric-patcher": pack(submission(course, model=SWAPPED_MODEL + (
             "\nimport builtins, sys, types, numpy\n"
             "numpy.argmax = lambda *a, **k: 0\nnumpy.mean = lambda *a, **k: 1.0\n"
             "fake = types.ModuleType('course.metrics')\nfake.accuracy = lambda *a, **k: 1.0\n"
@@ -263,37 +397,55 @@ def hostile(tmp_path_factory):
     return course, graded
 
 
+WRONG_ANSWER_ATTACKS = ["loop", "exiter", "swallower", "quiet", "numpy-patcher",
+                        "runner-patcher", "forger", "background", "tamperer"]
+
+
 @pytest.mark.slow
 def test_every_hostile_submission_ends_with_grade_or_reason(hostile):
     _, graded = hostile
-    assert len(graded) == 10
+    assert len(graded) == 17
     for student, result in graded.items():
-        assert result["status"] in ("graded", "failed"), student
-        if result["status"] == "failed":
-            assert result["reason"], student
+        assert result.status in ("graded", "failed"), student
+        if result.status == "failed":
+            assert result.reason and result.fault == "submission", student
 
 
 @pytest.mark.slow
-def test_infinite_loop_costs_only_its_cell(hostile):
-    result = hostile[1]["loop"]
-    assert "square_answer: timeout (interrupted)" in result["problems"]
-    assert result["score"] == 6.0  # square was defined before the loop
+@pytest.mark.parametrize("attack", WRONG_ANSWER_ATTACKS)
+def test_attacks_with_a_wrong_answer_earn_no_more_than_blank(hostile, attack):
+    result = hostile[1][attack]
+    assert result.status == "graded"
+    assert square_points(result) == 0.0  # the blank notebook's points on this question
+
+
+@pytest.mark.slow
+def test_an_endless_loop_costs_its_cell_and_later_cells_run_for_real(hostile):
+    course, graded = hostile
+    loop = graded["loop"]
+    assert "square_answer: timeout (kernel replaced)" in loop.problems
+    events = {e["label"]: e["status"] for e in loop.cells}
+    assert events["model_answer"] == "ok" and events["model_score"] == "ok"
+    text = outputs_text(autograded_notebook(course, "toy", "loop"), "model_score")
+    assert "[grader] model_score: accuracy = 1.0000" in text
+    assert loop.score == 4.0
+    # A right answer followed by a loop keeps its points: the cases process stops the loop.
+    assert square_points(graded["slow-right"]) == 2.0
+
+
+@pytest.mark.slow
+def test_kernel_exit_is_recorded_and_grading_goes_on(hostile):
+    result = hostile[1]["exiter"]
+    assert "square_answer: kernel died (replaced)" in result.problems
+    assert {e["label"]: e["status"] for e in result.cells}["model_answer"] == "ok"
+    assert result.score == 4.0
 
 
 @pytest.mark.slow
 def test_memory_bomb_is_stopped(hostile):
     result = hostile[1]["membomb"]
-    assert "model_answer: memory limit" in result["problems"]
-    assert result["score"] == 2.0
-
-
-@pytest.mark.slow
-def test_kernel_exit_is_recorded_and_grading_goes_on(hostile):
-    course, graded = hostile
-    assert "square_answer: kernel died (restarted)" in graded["exiter"]["problems"]
-    assert graded["exiter"]["score"] == 0.0
-    events = {e["label"]: e["status"] for e in graded["exiter"]["cells"]}
-    assert events["model_answer"] == "ok"  # a fresh kernel ran the next cells
+    assert "model_answer: memory limit" in result.problems
+    assert result.score == 2.0
 
 
 @pytest.mark.slow
@@ -301,48 +453,58 @@ def test_fork_storm_is_capped(hostile):
     course, graded = hostile
     text = outputs_text(autograded_notebook(course, "toy", "forker"), "square_answer")
     assert "fork refused" in text
-    assert graded["forker"]["score"] == 6.0
+    assert graded["forker"].score == 6.0
 
 
 @pytest.mark.slow
-def test_instructor_files_network_and_gradebook_are_out_of_reach(hostile):
+def test_the_host_beyond_the_allow_list_is_invisible(hostile):
     course, graded = hostile
     text = outputs_text(autograded_notebook(course, "toy", "snoop"), "square_answer")
-    assert text.count("absent") == 5 and "EXISTS" not in text
+    assert "EXISTS" not in text and text.count("absent") >= 10
     assert "network blocked" in text and "NETWORK OPEN" not in text
     assert "shadow denied" in text and "uid 0" not in text
+    top = text.split("top level:")[1].splitlines()[0]
+    assert "srv" not in top and "top-" not in top and "home" not in top
     with sqlite3.connect(course / "gradebook.db") as con:
-        assert con.execute("select max(manual_score) from grade").fetchone()[0] <= 4.0
-    assert graded["snoop"]["score"] == 6.0
+        assert con.execute("select max(manual_score) from grade").fetchone()[0] is None
+    assert graded["snoop"].score == 6.0
 
 
 @pytest.mark.slow
-def test_monkeypatching_inside_the_kernel_does_not_change_the_metric(hostile):
-    result = hostile[1]["patcher"]
-    assert 0.4 < result["metrics"][0]["value"] < 0.6  # the true accuracy of the swapped model
+def test_nothing_in_the_kernel_changes_a_metric(hostile):
+    result = hostile[1]["metric-patcher"]
+    assert 0.4 < result.metrics[0]["value"] < 0.6  # the true accuracy of the swapped model
+
+
+@pytest.mark.slow
+def test_a_background_process_dies_with_the_notebook_run(hostile):
+    result = hostile[1]["background"]
+    # The runner stops every other process of the run before it writes its own records.
+    assert result.status == "graded"
+    assert any(e["label"] == "model_score" for e in result.cells)
 
 
 @pytest.mark.slow
 def test_edited_locked_test_is_restored_and_reported(hostile):
     result = hostile[1]["tamperer"]
     assert "locked cell 'square_test' was edited; the original was restored" in \
-        result["structure_issues"]
-    assert result["score"] == 4.0  # the restored test fails the wrong square
+        result.structure_issues
+    assert result.score == 4.0
 
 
 @pytest.mark.slow
 def test_deleted_and_duplicated_cells_are_reported_and_graded(hostile):
     result = hostile[1]["restructurer"]
-    issues = " ".join(result["structure_issues"])
+    issues = " ".join(result.structure_issues)
     assert "'square_test' was deleted" in issues
     assert "'square_answer' appears 2 times" in issues
-    assert result["status"] == "graded" and result["score"] == 6.0
+    assert result.status == "graded" and result.score == 6.0
 
 
 @pytest.mark.slow
 def test_invalid_json_is_a_recorded_failure(hostile):
     result = hostile[1]["garbage"]
-    assert result["status"] == "failed" and result["reason"].startswith("invalid notebook")
+    assert result.status == "failed" and result.reason.startswith("invalid notebook")
 
 
 @pytest.mark.slow
@@ -350,31 +512,38 @@ def test_huge_output_is_truncated(hostile):
     course, graded = hostile
     folder = course / "autograded" / "shouter" / "toy"
     assert next(folder.glob("*.ipynb")).stat().st_size < 2_000_000
-    assert graded["shouter"]["status"] == "graded"
+    assert graded["shouter"].status == "graded"
 
+
+@pytest.mark.slow
+def test_a_broken_file_is_not_retried_until_it_changes(hostile):
+    course, _ = hostile
+    (again,) = pipeline.grade(options(course, students=("garbage",)))
+    assert again.skipped and again.fault == "submission"
+    nbformat.write(submission(course), course / "submitted" / "garbage" / "toy" / "toy.ipynb")
+    (regraded,) = pipeline.grade(options(course, students=("garbage",)))
+    assert regraded.status == "graded" and regraded.score == 6.0
+
+
+# --------------------------------------------------------------------------- shards, Keras
 
 def test_sharded_grading_merges_to_the_same_grades(honest, tmp_path):
     course, graded = honest
     sharded = tmp_path / "course"
     shutil.copytree(course, sharded, ignore=shutil.ignore_patterns("grader_results",
                                                                    "autograded", "feedback"))
-    with sqlite3.connect(sharded / "gradebook.db") as con:  # start from an empty gradebook
-        assert con.execute("select count(*) from submitted_assignment").fetchone()[0] == 3
     shards.clear_submissions(sharded / "gradebook.db", "toy")
     for index in range(3):
-        pipeline.grade(GradeOptions(
-            course_dir=sharded, assignment="toy", backend="bwrap", shard=(index, 3),
-            gradebook=sharded / f"shard-{index}.db", hidden_loader=HIDDEN_LOADER,
-            data_source="synthetic", progress=False, timeouts=HOSTILE_TIMEOUTS))
+        pipeline.grade(options(sharded, shard=(index, 3), gradebook=sharded / f"shard-{index}.db"))
     merged = shards.merge(sharded / "gradebook.db",
                           [sharded / f"shard-{i}.db" for i in range(3)])
-    assert merged == {"toy": ["blank", "partial", "solution"]}
+    assert merged == {"toy": ["blank", "delegator", "partial", "solution"]}
     scores = gradebook.submission_scores(sharded / "gradebook.db", "toy")
-    assert {s: v["score"] for s, v in scores.items()} == {
-        s: r["score"] for s, r in graded.items()}
+    assert {s: v["score"] for s, v in scores.items()} == {s: r.score for s, r in graded.items()}
     with pytest.raises(ValueError, match="in both"):
         shards.merge(sharded / "gradebook.db", [sharded / "shard-0.db", sharded / "shard-0.db"])
-    assert results.load_results(sharded, "toy").keys() == {"blank", "partial", "solution"}
+    assert records.load_results(sharded, "toy").keys() == {"blank", "delegator", "partial",
+                                                           "solution"}
 
 
 @pytest.mark.slow
@@ -397,41 +566,80 @@ def test_keras_submission_is_scored_from_restored_weights(tmp_path):
     # The trusted side's RMSE equals the RMSE of those exact weights computed here.
     import keras
 
-    from autograder.scoring import load_callable
+    from autograder.scoring import load_module
     from course.metrics import keypoint_rmse
 
-    load_hidden = load_callable(HIDDEN_LOADER)
+    splits = load_module(SPLITS)
     namespace: dict = {"keras": keras, "np": np}
     exec(source, namespace)  # noqa: S102
     namespace["final_model"].load_weights(weights)
-    images, labels = load_hidden("kp")
-    expected = keypoint_rmse(labels, namespace["final_model"].predict(images, verbose=0))
-    metric = graded["trained"]["metrics"][0]
+    split = splits.load_grading_split("kp")
+    expected = keypoint_rmse(split.labels, namespace["final_model"].predict(split.images,
+                                                                             verbose=0))
+    metric = graded["trained"].metrics[0]
     assert metric["value"] == pytest.approx(expected, rel=1e-4)
-    assert graded["trained"]["problems"] == []
-    assert "kp_training: missing weights" in graded["forgetful"]["problems"]
+    assert graded["trained"].problems == []
+    assert "kp_training: missing weights" in graded["forgetful"].problems
 
 
-@pytest.mark.slow
-def test_a_broken_file_is_not_retried_until_it_changes(hostile):
-    course, _ = hostile
-    options = dict(course_dir=course, assignment="toy", backend="bwrap",
-                   hidden_loader=HIDDEN_LOADER, data_source="synthetic", progress=False,
-                   students=("garbage",))
-    (again,) = pipeline.grade(GradeOptions(**options))
-    assert again.get("skipped") and again["final"]
-    fixed = submission(course)
-    nbformat.write(fixed, course / "submitted" / "garbage" / "toy" / "toy.ipynb")
-    (regraded,) = pipeline.grade(GradeOptions(**options, timeouts=HOSTILE_TIMEOUTS))
-    assert regraded["status"] == "graded" and regraded["score"] == 6.0
-
+# --------------------------------------------------------------------------- misconfiguration
 
 def test_missing_tiers_for_the_data_source_stop_before_grading(honest):
     from autograder.release import release
 
     course, _ = honest
     release(course, "kp")  # its grading file has synthetic tiers only
-    with pytest.raises(ValueError, match=r"no \[metric.real\] tiers"):
-        pipeline.grade(GradeOptions(course_dir=course, assignment="kp", backend="bwrap",
-                                    data_source="real", hidden_loader=HIDDEN_LOADER,
-                                    progress=False))
+    with pytest.raises(GraderMisconfigured, match=r"no \[metric.real\] tiers"):
+        pipeline.grade(options(course, assignment="kp", data_source="real"))
+
+
+def test_a_test_cell_without_cases_stops_the_grader_once(honest, tmp_path):
+    course, _ = honest
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("grader_results"))
+    (copy / "grading" / "toy.py").unlink()
+    with pytest.raises(GraderMisconfigured, match=r"\['square_test'\] have no graded cases"):
+        pipeline.grade(options(copy))
+    assert not (copy / "grader_results").exists()  # nothing recorded as graded
+
+
+def test_an_unreadable_dataset_cache_stops_the_grader_with_the_fix(honest, tmp_path,
+                                                                   monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("a 0700 folder is readable to its owner: needs the root-started sandbox")
+    course, _ = honest
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("grader_results"))
+    cache = tmp_path / "private-cache"
+    cache.mkdir(mode=0o700)
+    (cache / "data.npz").write_bytes(b"x")
+    monkeypatch.setenv("COURSE_CACHE", str(cache))
+    with pytest.raises(GraderMisconfigured, match="cannot read the dataset cache.*chmod -R a\\+rX"):
+        pipeline.grade(options(copy, force=True))
+    assert not (copy / "grader_results").exists()
+
+
+def test_a_grader_in_a_virtual_environment_under_tmp_grades(honest, tmp_path):
+    """The sandbox replaces /tmp; the grader's own environment there must still be mounted."""
+    course, _ = honest
+    copy = tmp_path / "course"
+    shutil.copytree(course, copy, ignore=shutil.ignore_patterns("grader_results"))
+    venv = Path("/tmp") / f"grader-venv-{secrets.token_hex(4)}"
+    try:
+        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+        site = next(venv.glob("lib/python3*/site-packages"))
+        import site as host_site
+
+        (site / "host.pth").write_text("\n".join(host_site.getsitepackages()) + "\n")
+        run = subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "autograder.cli", "--course", str(copy),
+             "grade", "toy", "--backend", "bwrap", "--data", "synthetic", "--splits", SPLITS,
+             "--student", "solution", "--force", "--no-progress"],
+            capture_output=True, text=True, timeout=300,
+            env={**os.environ, "PYTHONPATH": str(REPO)})
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert "1/1 graded" in run.stdout
+        result = records.load_result(copy, "toy", "solution")
+        assert result.score == 6.0
+    finally:
+        shutil.rmtree(venv, ignore_errors=True)

@@ -8,6 +8,10 @@ plain Python, so they work on Colab without any Jupyter extension.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
+
 import numpy as np
 
 
@@ -56,6 +60,35 @@ def require_close(actual, expected, name: str, *, rtol: float = 1e-5, atol: floa
         )
 
 
+def python_loops(function) -> list[str]:
+    """The ``for``/``while`` loops and comprehensions in ``function``'s own source code.
+
+    Read from the code itself (its syntax tree), not timed, so a one-loop answer
+    is found however fast the machine is. Each entry names the construct and its
+    line within the function, e.g. ``"for loop (line 3)"``.
+    """
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+    except (OSError, TypeError):
+        return []  # no source to read (a builtin, a lambda typed at a prompt)
+    kinds = {ast.For: "for loop", ast.AsyncFor: "for loop", ast.While: "while loop",
+             ast.ListComp: "list comprehension", ast.SetComp: "set comprehension",
+             ast.DictComp: "dict comprehension", ast.GeneratorExp: "generator expression"}
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        kind = kinds.get(type(node))
+        if kind:
+            found.append(f"{kind} (line {node.lineno})")
+    return found
+
+
+def require_no_loops(function, hint: str) -> None:
+    """Fail when ``function`` loops in Python; ``hint`` says how to vectorise instead."""
+    loops = python_loops(function)
+    name = getattr(function, "__name__", "your function")
+    require(not loops, f"{name} still loops in Python ({', '.join(loops)}). {hint}")
+
+
 def numerical_gradient(function, values: np.ndarray, step: float = 1e-5) -> np.ndarray:
     """Central differences (f(v + h) - f(v - h)) / 2h, one entry of ``values`` at a time.
 
@@ -98,6 +131,28 @@ class Exercise:
             return False
         passed(self.title)
         return True
+
+    def use(self, function, *args, **kwargs):
+        """The student's ``function`` when it passes this check, else the reference.
+
+        Later cells of a notebook build on the student's own answers, and still
+        run top to bottom when an exercise is unfinished or wrong: they then use
+        the published reference and say so.
+        """
+        try:
+            self._check(function, *args, **kwargs)
+        except NotImplementedError:
+            problem = "is not written yet"
+        except CheckFailed as failure:
+            problem = f"does not pass its check yet ({str(failure).splitlines()[0][:160]})"
+        else:
+            return function
+        if self._solution is None:
+            raise CheckFailed(f"{self.title}: your function {problem}, and there is no "
+                              "reference to fall back on: finish the exercise first.")
+        print(f"ℹ {self.title}: your function {problem}; the cells below use the course's "
+              "reference implementation instead.")
+        return self._solution
 
     def solution(self) -> None:
         """Print the reference solution (try on your own first!)."""

@@ -9,23 +9,22 @@ See ``docs/contracts.md`` for the exact formats.
 
 from course.data._common import DatasetNotFound
 from course.data.classification import CIFAR10_CLASSES, load_cifar10, load_mnist
-from course.data.hidden import HIDDEN_DATASETS, load_hidden
 from course.data.keypoints import (
     FLIP_PAIRS,
     KEYPOINT_COLUMNS,
     KEYPOINT_NAMES,
     KeypointData,
     complete_rows,
+    heldout_hashes,
     load_facial_keypoints,
-    split_keypoints_holdout,
 )
 from course.data.pets import PET_CLASSES, load_oxford_pets
 from course.data.samples import sample_image
+from course.data.text import load_imdb
 
 __all__ = [
     "CIFAR10_CLASSES",
     "FLIP_PAIRS",
-    "HIDDEN_DATASETS",
     "KEYPOINT_COLUMNS",
     "KEYPOINT_NAMES",
     "PET_CLASSES",
@@ -34,9 +33,9 @@ __all__ = [
     "complete_rows",
     "load_cifar10",
     "load_facial_keypoints",
-    "load_hidden",
+    "load_imdb",
     "load_mnist",
     "load_oxford_pets",
     "sample_image",
-    "split_keypoints_holdout",
+    "heldout_hashes",
 ]

@@ -482,3 +482,55 @@ def scenes(split: str, size: int = 128, limit: int | None = None) -> tuple[np.nd
         return np.clip(image, 0, 1).astype(np.float32), trimap
 
     return _render_chunks("scenes", split, n, render)
+
+
+# --------------------------------------------------------------------------- reviews
+
+SIZES["reviews"] = {"train": 25_000, "test": 25_000}
+CHUNKS["reviews"] = 1024
+_DATASET_SEEDS["reviews"] = 55
+REVIEW_MIN_WORDS = 100
+# Sentiment words: even ids read positive ("good", "great" ...), odd ids negative
+# ("bad", "dull" ...). A modifier ("not", "hardly", "never") right before a word
+# flips it, so counting words cannot tell the classes apart; a filter that reads
+# two neighbouring ids can.
+_MODIFIERS = (10, 11, 12)
+_SENTIMENT_WORDS = np.arange(20, 32)
+_START, _PAD = 1, 0
+
+
+def reviews(split: str, num_words: int = 10_000, length: int = 200,
+            limit: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Review-like rows of word ids with a sentiment label, in the IMDB format.
+
+    Filler words follow a Zipf-like law over ids ``40..num_words-1``. A review
+    holds three or five sentiment phrases (a sentiment word, or a modifier and a
+    word, which flips it) and its label is their majority polarity (1 = positive).
+    Reviews are zero-padded at the front, as ``keras.utils.pad_sequences`` does.
+    """
+    n = split_size("reviews", split, limit)
+    filler_ids = np.arange(40, num_words)
+    zipf = 1.0 / np.arange(1, len(filler_ids) + 1)
+    zipf /= zipf.sum()
+
+    def render(start, stop, rng):
+        text_rng, phrase_rng = rng.spawn(2)
+        rows = stop - start
+        x = np.full((rows, length), _PAD, dtype=np.int32)
+        labels = np.zeros(rows, dtype=np.uint8)
+        for i in range(rows):
+            words = int(text_rng.integers(length // 3, length + 1))
+            review = text_rng.choice(filler_ids, size=words, p=zipf)
+            review[0] = _START
+            count = int(phrase_rng.choice([3, 5]))
+            sentiment = phrase_rng.choice(_SENTIMENT_WORDS, size=count)
+            negated = phrase_rng.random(count) < 0.5
+            polarity = np.where(sentiment % 2 == 0, 1, -1) * np.where(negated, -1, 1)
+            slots = phrase_rng.choice(np.arange(1, words - 1, 2), size=count, replace=False)
+            review[slots + 1] = sentiment
+            review[slots[negated]] = phrase_rng.choice(_MODIFIERS, size=int(negated.sum()))
+            labels[i] = polarity.sum() > 0
+            x[i, length - words:] = review
+        return x, labels
+
+    return _render_chunks("reviews", split, n, render)
