@@ -21,6 +21,8 @@ a term (course directory = the folder with nbgrader_config.py, e.g. assignments/
   course-grader feedback a2_facial_keypoints            # HTML without hidden tests + a zip
   course-grader export   a2_facial_keypoints grades.csv --gradescope gradescope/
   course-grader leaderboard a2_facial_keypoints         # RMSE, lowest first
+  course-grader similarity a2_facial_keypoints          # copied weights, notebooks, answers
+  course-grader publish ../public                       # the students' repository (no solutions)
 
 several machines (e.g. the Kubernetes Indexed Job in autograder/k8s/grading-job.yaml):
   course-grader grade a2_facial_keypoints --shard 0/4 --gradebook shards/shard-0.db
@@ -174,6 +176,36 @@ def cmd_holdout(args) -> int:
     return 0
 
 
+def cmd_similarity(args) -> int:
+    import csv
+
+    from autograder.cli_tables import table
+    from autograder.similarity import similarity_report
+
+    findings = similarity_report(args.course, args.assignment, args.threshold)
+    rows = [[f.kind, ", ".join(f.students), f.detail, f"{f.similarity:.2f}"] for f in findings]
+    print(table(rows, ["evidence", "students", "where", "similarity"]) if rows else
+          "no identical files and no near-identical answers")
+    if args.csv:
+        with open(args.csv, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["evidence", "students", "where", "similarity"])
+            writer.writerows(rows)
+    return 0
+
+
+def cmd_publish(args) -> int:
+    from autograder.publish import publish
+    from course.runtime import REPO_URL
+
+    done = publish(args.repo, args.folder, args.course)
+    print(f"published {done.files} files into {done.folder} (one commit, tag {done.tag}); no "
+          f"solution, hidden-test or case line in any.\nPush it to {REPO_URL}:\n"
+          f"  git -C {done.folder} remote add origin {REPO_URL}.git\n"
+          f"  git -C {done.folder} push --force origin main {done.tag}")
+    return 0
+
+
 # --------------------------------------------------------------------------- the parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,6 +320,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--grade-id", help="which metric question (default: the first)")
     p.add_argument("--csv", type=Path)
+
+    p = command("similarity", cmd_similarity,
+                "list submissions that look copied: identical weights or notebooks, "
+                "near-identical answers",
+                "Answers are compared as token 5-grams after renaming every variable by its\n"
+                "order of use, so a copy with renamed variables is found.\n"
+                "example:\n  course-grader similarity a1_cnn_classification --csv similar.csv")
+    p.add_argument("assignment")
+    p.add_argument("--threshold", type=float, default=0.8, help="Jaccard similarity to list")
+    p.add_argument("--csv", type=Path)
+
+    p = command("publish", cmd_publish,
+                "write the public student repository: units, released assignments, package",
+                "No source notebook, graded case or grading setting is copied, and every\n"
+                "published file is checked for solution lines. The folder gets a fresh git\n"
+                "history with the tag v<version> that setup cells install.\n"
+                "example:\n  course-grader --course assignments publish ../dl-vision-course-public")
+    p.add_argument("folder", type=Path, help="a new or empty folder")
+    p.add_argument("--repo", type=Path, default=Path(__file__).resolve().parent.parent,
+                   help="the instructor repository (default: the one this grader runs from)")
 
     p = command("merge", cmd_merge, "merge shard gradebooks into the course gradebook",
                 "example:\n  course-grader merge shards/shard-*.db")

@@ -29,7 +29,10 @@ def test_sigmoid_derivative_accepts_tensorflow_result():
     ("wrong", "message"),
     [
         (sigmoid, "returned σ\\(z\\) itself"),
-        (lambda z: z * (1 - z), "apply σ first"),
+        (lambda z: np.exp(-z) / (1 + np.exp(-z)), "squares the denominator"),
+        (lambda z: z * (1 - z), "polynomial in z"),
+        (lambda z: sigmoid(z) * (1 - z), "mixed z and σ\\(z\\)"),
+        (lambda z: 1 - sigmoid(z) ** 2, "pattern of tanh's derivative"),
         (lambda z: 1 - np.tanh(z) ** 2, "derivative of tanh"),
         (lambda z: -sigmoid(z) * (1 - sigmoid(z)), "sign is wrong"),
         (lambda z: np.mean(sigmoid(z) * (1 - sigmoid(z))), "shape must not change"),
@@ -40,6 +43,25 @@ def test_sigmoid_derivative_accepts_tensorflow_result():
 def test_sigmoid_derivative_explains_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check.sigmoid_derivative(wrong)
+
+
+def test_sigmoid_derivative_wrong_only_on_matrices_still_fails():
+    def reverses_rows_of_matrices(z):
+        s = sigmoid(z)
+        return s * (1 - s) if z.ndim == 1 else (s * (1 - s))[::-1]
+
+    with pytest.raises(CheckFailed, match=r"z of shape|differs from the expected"):
+        check.sigmoid_derivative(reverses_rows_of_matrices)
+
+
+def test_sigmoid_derivative_messages_do_not_print_the_answer():
+    """A message may say what is wrong, never write out σ(z)(1 − σ(z)) itself."""
+    for wrong in (sigmoid, lambda z: z * (1 - z), lambda z: sigmoid(z) * (1 - z),
+                  lambda z: 1 - sigmoid(z) ** 2, lambda z: -sigmoid(z) * (1 - sigmoid(z))):
+        with pytest.raises(CheckFailed) as failure:
+            check.sigmoid_derivative(wrong)
+        assert "(1 − σ(z))" not in str(failure.value)
+        assert "(1 - σ(z))" not in str(failure.value)
 
 
 # --- Exercise 3.2: backward pass --------------------------------------------
@@ -130,6 +152,30 @@ def test_backward_pass_names_the_wrong_gradient(wrong, message):
         check.backward_pass(wrong)
 
 
+def _looping_over_examples(X, Y, W1, b1, W2, b2):
+    """Right numbers, one example at a time: the per-example outer products of section 5."""
+    grads = [np.zeros_like(W1), np.zeros_like(b1), np.zeros_like(W2), np.zeros_like(b2)]
+    for x, y in zip(X, Y, strict=True):
+        for total, g in zip(grads, check.reference_backward_pass(x[None], y[None], W1, b1, W2, b2),
+                            strict=True):
+            total += g / len(X)
+    return tuple(grads)
+
+
+def test_backward_pass_messages_do_not_print_code():
+    wrongs = [_tweak(3, lambda g, X: g[None, :]), _tweak(2, lambda g, X: g.T),
+              _tweak(1, lambda g, X: np.tile(g, (len(X), 1)) / len(X))]
+    for wrong in wrongs:
+        with pytest.raises(CheckFailed) as failure:
+            check.backward_pass(wrong)
+        assert "@" not in str(failure.value) and "axis=" not in str(failure.value)
+
+
+def test_backward_pass_rejects_a_loop_over_the_examples():
+    with pytest.raises(CheckFailed, match=r"still loops in Python \(for loop.*batch \(matrix\) form"):
+        check.backward_pass(_looping_over_examples)
+
+
 def test_backward_pass_compares_with_numerical_gradients(monkeypatch):
     """A reference and an answer that agree but are both wrong are caught by central differences."""
 
@@ -154,14 +200,25 @@ def test_iterations_per_epoch_accepts_correct_answers():
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda n, b: n // b, "rounded down and dropped the last, smaller batch"),
+        (lambda n, b: n // b, "rounding down drops the last, smaller batch"),
+        (lambda n, b: n // b + 1, "adding 1 to the rounded-down quotient counts a batch too many"),
+        (lambda n, b: int(n / b) + 1, "adding 1 to the rounded-down quotient"),
         (lambda n, b: n / b, "whole number"),
         (lambda n, b: n * b, "you multiplied"),
         (lambda n, b: math.ceil(b / n), "upside down"),
-        (lambda n, b: round(n / b), "expected"),
+        (lambda n, b: round(n / b), "rounding down drops the last"),
         (lambda n, b: None, "forget `return`"),
     ],
 )
 def test_iterations_per_epoch_explains_mistakes(wrong, message):
     with pytest.raises(CheckFailed, match=message):
         check.iterations_per_epoch(wrong)
+
+
+def test_iterations_per_epoch_plus_one_message_names_the_exact_case():
+    with pytest.raises(CheckFailed) as failure:
+        check.iterations_per_epoch(lambda n, b: n // b + 1)
+    message = str(failure.value)
+    assert "iterations_per_epoch(1000, 100) = 11, expected 10" in message
+    assert "10 full batches" in message
+    assert "ceil" not in message

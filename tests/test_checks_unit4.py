@@ -58,7 +58,8 @@ def swapped_sizes(image, kernel):
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda image, kernel: vectorised_correlation(image, kernel[::-1, ::-1]), "flipped-kernel"),
+        (lambda image, kernel: vectorised_correlation(image, kernel[::-1, ::-1]),
+         "flipped-kernel.*without rotating it"),
         (off_by_one_short, "One row and one column short"),
         (off_by_one_long, "One too many"),
         (same_padding, "no padding"),
@@ -76,35 +77,85 @@ def test_conv2d_single_explains_typical_mistakes(wrong, message):
 # --------------------------------------------------------------------------- 4.2 output_size
 
 
-def right_output_size(w_in, f, p, s):
-    span = w_in - f + 2 * p
-    if span % s:
-        raise ValueError("the filter does not tile the input")
-    return span // s + 1
+def keras_output_size(w_in, f, s, padding):
+    """What Keras itself says: the right answer, computed by building the layer."""
+    keras = pytest.importorskip("keras")
+    layer = keras.layers.Conv2D(1, f, strides=s, padding=padding)
+    return int(layer.compute_output_shape((None, w_in, w_in, 1))[1])
 
 
-def test_output_size_accepts_right_answer(capsys):
+def right_output_size(w_in, f, s, padding):
+    if padding == "same":
+        return (w_in + s - 1) // s
+    if f > w_in:
+        raise ValueError("the filter is larger than the input")
+    return (w_in - f) // s + 1
+
+
+def test_output_size_reference_agrees_with_keras_on_every_case():
+    for w_in, f, s, padding in check.OUTPUT_SIZE_CASES:
+        assert check.output_size_solution(w_in, f, s, padding) == keras_output_size(
+            w_in, f, s, padding
+        ), (w_in, f, s, padding)
+
+
+def test_keras_refuses_the_filters_that_are_too_large():
+    for w_in, f, s in check.FILTER_TOO_LARGE:
+        with pytest.raises(ValueError):
+            keras_output_size(w_in, f, s, "valid")
+
+
+def test_output_size_accepts_right_answers(capsys):
     assert check.output_size(right_output_size) is True
-    assert "correct" in capsys.readouterr().out
+    assert check.output_size(keras_output_size) is True
+    assert capsys.readouterr().out.count("correct") == 2
 
 
-def float_result(w_in, f, p, s):
-    right_output_size(w_in, f, p, s)
-    return (w_in - f + 2 * p) / s + 1
+def valid_then(same_rule):
+    """An answer right for 'valid' padding whose 'same' branch is ``same_rule``."""
+
+    def answer(w, f, s, padding):
+        return right_output_size(w, f, s, padding) if padding == "valid" else same_rule(w, f, s)
+
+    return answer
+
+
+def same_then(valid_rule):
+    """An answer right for 'same' padding whose 'valid' branch is ``valid_rule``."""
+
+    def answer(w, f, s, padding):
+        return valid_rule(w, f, s) if padding == "valid" else right_output_size(w, f, s, padding)
+
+    return answer
+
+
+def exact_tiling_only(w, f, s):
+    """The hand formula that refuses strides that do not tile (what Keras does not do)."""
+    if (w - f) % s:
+        raise ValueError("the filter does not tile the input")
+    return right_output_size(w, f, s, "valid")
 
 
 @pytest.mark.parametrize(
     ("wrong", "message"),
     [
-        (lambda w, f, p, s: (w - f + 2 * p) // s, r"forgot the \+ 1"),
-        (lambda w, f, p, s: (w - f) // s + 1, "padding is missing"),
-        (lambda w, f, p, s: (w - f + p) // s + 1, "adds 2P, not P"),
-        (lambda w, f, p, s: w - f + 2 * p + 1, "stride is ignored"),
-        (lambda w, f, p, s: (w - f + 2 * p) // s + 1, "raise ValueError instead"),
-        (lambda w, f, p, s: int((w - f + 2 * p) / s + 1), "not a whole number"),
-        (float_result, "type float"),
-        (lambda w, f, p, s: None, "forget `return`"),
-        (lambda w, f, p, s: (w + f - 2 * p) // s + 1, r"\(W1 - F \+ 2P\) / S \+ 1"),
+        (same_then(lambda w, f, s: (w - f) // s), r"forgot the \+ 1"),
+        (same_then(lambda w, f, s: -(-(w - f) // s) + 1), "rounded up"),
+        (same_then(lambda w, f, s: w - f + 1), "stride is ignored"),
+        (same_then(lambda w, f, s: (w - f) / s + 1), "type float"),
+        (same_then(exact_tiling_only), "Keras does not refuse such a layer"),
+        # A filter larger than the input: a number instead of an error is wrong.
+        (same_then(lambda w, f, s: (w - f) // s + 1), "W1 - F = -2 is negative.*raise ValueError"),
+        (same_then(lambda w, f, s: max((w - f) // s + 1, 0)), "does not fit anywhere"),
+        (same_then(lambda w, f, s: max((w - f) // s + 1, 1)), "there is no output at all"),
+        (valid_then(lambda w, f, s: w), "stride is ignored.*halves"),
+        (valid_then(lambda w, f, s: (w - f) // s + 1), "that is the 'valid' size"),
+        (valid_then(lambda w, f, s: w // s + 1), "counts one window too many"),
+        (valid_then(lambda w, f, s: w // s), "rounding down drops the last window"),
+        (valid_then(lambda w, f, s: (w - f + 2 * ((f - 1) // 2)) // s + 1), "odd kernels only"),
+        (lambda w, f, s, padding: None, "forget `return`"),
+        (lambda w, f, s, padding: True, "type bool"),
+        (valid_then(lambda w, f, s: (w + 2) // s), "count the positions"),
     ],
 )
 def test_output_size_explains_typical_mistakes(wrong, message):
@@ -112,47 +163,27 @@ def test_output_size_explains_typical_mistakes(wrong, message):
         check.output_size(wrong)
 
 
+def test_output_size_does_not_hide_a_crash_in_the_answer():
+    with pytest.raises(ZeroDivisionError):
+        check.output_size(lambda w, f, s, padding: w / 0)
+
+
 def test_output_size_rejects_a_function_that_refuses_valid_sizes():
-    def always_refuses(w_in, f, p, s):
+    def always_refuses(w_in, f, s, padding):
         raise ValueError("no")
 
-    with pytest.raises(CheckFailed, match="is a valid size"):
+    with pytest.raises(CheckFailed, match="Keras builds this layer"):
         check.output_size(always_refuses)
 
 
-# --------------------------------------------------------------------------- 4.3 conv_params
+def test_output_size_messages_do_not_print_the_rule():
+    for wrong in (valid_then(lambda w, f, s: w // s), same_then(lambda w, f, s: (w - f) // s)):
+        with pytest.raises(CheckFailed) as failure:
+            check.output_size(wrong)
+        assert "ceil" not in str(failure.value) and "//" not in str(failure.value)
 
 
-def test_conv_params_accepts_right_answer_in_either_order(capsys):
-    assert check.conv_params(lambda f, d_in, k: (f * f * d_in + 1) * k) is True
-    assert check.conv_params(lambda f, d_in, k: k * (d_in * f**2) + k) is True
-    assert capsys.readouterr().out.count("correct") == 2
-
-
-@pytest.mark.parametrize(
-    ("wrong", "message"),
-    [
-        (lambda f, d_in, k: f * f * d_in * k, "also has one bias"),
-        (lambda f, d_in, k: f * f * k + k, "spans all D1 input channels"),
-        (lambda f, d_in, k: (f * f * d_in + 1) * k + f * f * d_in, "one bias per filter"),
-        (lambda f, d_in, k: f * d_in * k + k, "F x F"),
-        (lambda f, d_in, k: None, "forget `return`"),
-        (lambda f, d_in, k: f * f * d_in + k, r"\(F\*F\*D1\)\*K weights plus K biases"),
-    ],
-)
-def test_conv_params_explains_typical_mistakes(wrong, message):
-    with pytest.raises(CheckFailed, match=message):
-        check.conv_params(wrong)
-
-
-def test_conv_params_reference_matches_keras():
-    keras = pytest.importorskip("keras")
-    layer = keras.layers.Conv2D(96, 11, strides=4)
-    layer.build((None, 227, 227, 3))
-    assert layer.count_params() == check.conv_params_solution(11, 3, 96) == 34_944
-
-
-# --------------------------------------------------------------------------- 4.4 max_pool
+# --------------------------------------------------------------------------- 4.3 max_pool
 
 
 def vectorised_max_pool(x, size, stride):
@@ -176,7 +207,7 @@ def window_of_stride_size(x, size, stride):
     ("wrong", "message"),
     [
         (lambda x, size, stride: vectorised_max_pool(x, size, 1), "must fit inside the input"),
-        (lambda x, size, stride: vectorised_max_pool(x, stride, stride), "max over rows"),
+        (lambda x, size, stride: vectorised_max_pool(x, stride, stride), "maximum of one F x F"),
         (
             lambda x, size, stride: sliding_window_view(x, (size, size))[::stride, ::stride].mean(
                 axis=(-2, -1)
@@ -189,7 +220,7 @@ def window_of_stride_size(x, size, stride):
             ),
             "minimum",
         ),
-        (window_of_stride_size, "max over rows i\\*S .. i\\*S\\+F-1"),
+        (window_of_stride_size, "neighbouring windows start S pixels apart"),
         (lambda x, size, stride: vectorised_max_pool(x, size, stride).T, "differs"),
     ],
 )
@@ -204,3 +235,45 @@ def test_max_pool_reference_matches_keras():
     layer = keras.layers.MaxPooling2D(pool_size=3, strides=2)
     expected = keras.ops.convert_to_numpy(layer(x[None, :, :, None]))[0, :, :, 0]
     np.testing.assert_allclose(check.max_pool_solution(x, 3, 2), expected, rtol=1e-6)
+
+
+def test_conv2d_single_messages_do_not_print_the_answer():
+    with pytest.raises(CheckFailed) as failure:
+        check.conv2d_single(lambda image, kernel: vectorised_correlation(image, kernel[::-1, ::-1]))
+    assert "sum(" not in str(failure.value) and "image[" not in str(failure.value)
+
+
+# --------------------------------------------------------------------------- 4.4 separable_conv_params
+
+
+def test_separable_reference_matches_keras():
+    keras = pytest.importorskip("keras")
+    for f, d_in, k in [(3, 32, 64), (3, 512, 512), (5, 3, 16), (1, 8, 4), (7, 5, 9)]:
+        layer = keras.layers.SeparableConv2D(k, f)
+        layer.build((None, 16, 16, d_in))
+        assert layer.count_params() == check.separable_conv_params_solution(f, d_in, k)
+
+
+def test_separable_conv_params_accepts_right_answer(capsys):
+    assert check.separable_conv_params(lambda f, d_in, k: d_in * (f * f + k) + k) is True
+    assert "correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "message"),
+    [
+        (lambda f, d_in, k: f * f * d_in * k + k, "standard convolution"),
+        (lambda f, d_in, k: f * f * d_in + d_in * k, "64 short: the pointwise step has one bias"),
+        (lambda f, d_in, k: f * f * d_in + d_in * k + k + d_in, "no bias after the depthwise"),
+        (lambda f, d_in, k: f * f * d_in + k, "pointwise 1 x 1 convolution.*missing"),
+        (lambda f, d_in, k: f * f * k + d_in * k + k, r"one filter per \*input\* channel"),
+        (lambda f, d_in, k: f * f * d_in * k + d_in * k + k, "not once per output channel"),
+        (lambda f, d_in, k: f * d_in + d_in * k + k, r"F\*F \(not F\)"),
+        (lambda f, d_in, k: f * f + d_in * k + k, "its own F x F filter"),
+        (lambda f, d_in, k: None, "forget `return`"),
+        (lambda f, d_in, k: f * f * d_in + d_in * k + 2 * k, "count the weights of the depthwise"),
+    ],
+)
+def test_separable_conv_params_explains_typical_mistakes(wrong, message):
+    with pytest.raises(CheckFailed, match=message):
+        check.separable_conv_params(wrong)

@@ -24,6 +24,7 @@ from course.checks import (
     numerical_gradient,
     require,
     require_close,
+    require_no_loops,
 )
 
 # ---------------------------------------------------------------------------
@@ -64,17 +65,27 @@ def sigmoid_derivative(fn) -> None:
         )
         if np.allclose(answer, expected, rtol=1e-6, atol=1e-9):
             continue
-        s = _sigmoid(z)
+        # Name the mistake on inputs where the typical wrong formulas all differ
+        # (at z = 0 several of them coincide with σ(0) = 0.5).
+        probe = np.linspace(-4.0, 4.0, 17)
+        probed = as_array(fn(probe.copy()), "sigmoid_derivative(z)")
+        s = _sigmoid(probe)
         tips = [
-            (s, "you returned σ(z) itself, not its derivative σ(z)(1 − σ(z))."),
-            (z * (1 - z), "you wrote z(1 − z): the formula is σ(z)(1 − σ(z)), apply σ first."),
-            (s * (1 - z), "you mixed z and σ(z): the formula is σ(z)(1 − σ(z))."),
-            (1 - np.tanh(z) ** 2, "that is the derivative of tanh, not of the sigmoid."),
-            (1 - s**2, "1 − σ(z)² is not it (that pattern belongs to tanh): use σ(z)(1 − σ(z))."),
+            (s, "you returned σ(z) itself, not its slope. At z = 0 the sigmoid is 0.5, "
+             "but the plot of its derivative above peaks at 0.25 there."),
+            (1 - s, "you have e^(−z) / (1 + e^(−z)), which is 1 − σ(z): differentiating "
+             "(1 + e^(−z))^(−1) with the chain rule squares the denominator."),
+            (probe * (1 - probe), "your result is a polynomial in z (at z = 2 it is negative, "
+             "yet σ is increasing everywhere). Write the derivative through σ(z), not through z."),
+            (s * (1 - probe), "you mixed z and σ(z): once the derivative is written through the "
+             "sigmoid, every factor is a function of σ(z)."),
+            (1 - np.tanh(probe) ** 2, "that is the derivative of tanh, not of the sigmoid."),
+            (1 - s**2, "1 − σ(z)² is the pattern of tanh's derivative; at z = 0 it gives 0.75, "
+             "three times the sigmoid's slope there."),
             (-s * (1 - s), "the sign is wrong: σ is increasing, so σ'(z) > 0 everywhere."),
         ]
         for wrong, message in tips:
-            if np.allclose(answer, wrong, rtol=1e-6, atol=1e-9):
+            if probed.shape == probe.shape and np.allclose(probed, wrong, rtol=1e-6, atol=1e-9):
                 raise CheckFailed(f"sigmoid_derivative: {message}")
         require_close(answer, expected, f"sigmoid_derivative(z) for z = {np.round(z, 3)}")
 
@@ -179,9 +190,10 @@ def _diagnose(name, answer, expected, n, variants):
     if answer.shape != expected.shape:
         if name.startswith("db") and answer.shape in {(1,) + expected.shape, (n,) + expected.shape}:
             how = (
-                "drop the extra axis (sum with axis=0 and without keepdims)"
+                "the extra axis of length 1 must go: a bias gradient has one entry per unit, "
+                "like the bias itself"
                 if answer.shape[0] == 1
-                else "you returned one bias gradient per example: sum over the batch axis (axis=0)"
+                else "you returned one bias gradient per example; the batch's contributions add up"
             )
             raise CheckFailed(
                 f"{name} has shape {answer.shape}, expected {expected.shape} — sum over the "
@@ -190,8 +202,8 @@ def _diagnose(name, answer, expected, n, variants):
         if answer.shape == expected.T.shape and expected.ndim == 2:
             raise CheckFailed(
                 f"{name} has shape {answer.shape}, expected {expected.shape}: {name} looks "
-                "transposed. It must have the shape of the weight it updates; with one example "
-                "per row BP4 reads A_prev.T @ delta."
+                "transposed. It must have the shape of the weight it updates (one row per input "
+                "of the layer, one column per unit): check which factor of BP4 is transposed."
             )
         raise CheckFailed(
             f"{name} has shape {answer.shape}, expected {expected.shape} "
@@ -206,7 +218,9 @@ def _diagnose(name, answer, expected, n, variants):
         and np.allclose(answer, expected.T, rtol=1e-5, atol=1e-8)
     ):
         raise CheckFailed(
-            f"{name} looks transposed: with one example per row BP4 is A_prev.T @ delta."
+            f"{name} looks transposed: with one example per row, the rows of a weight gradient "
+            "belong to the layer's inputs and its columns to the layer's units; check which factor "
+            "of BP4 is transposed."
         )
     scale = float(np.vdot(answer, expected) / max(np.vdot(expected, expected), 1e-300))
     if np.allclose(answer, scale * expected, rtol=1e-4, atol=1e-8):
@@ -242,6 +256,7 @@ def backward_pass(fn) -> None:
 
     The student's gradients are compared with the reference on random problems
     and, on the first one, with numerical gradients from central differences.
+    The batch form needs no Python loop, and the check reads the code to make sure.
     """
     problems = [
         backward_problem(),
@@ -273,6 +288,12 @@ def backward_pass(fn) -> None:
                     error < 1e-4,
                     f"{name} disagrees with the numerical gradient (max relative error {error:.2e}).",
                 )
+    require_no_loops(
+        fn,
+        "The gradients are right, but the exercise asks for the batch (matrix) form of section "
+        "5: one matrix product per BP2 and BP4 handles every example of the batch at once, and "
+        "summing over the batch axis replaces the loop for the biases.",
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -304,20 +325,30 @@ def iterations_per_epoch(fn) -> None:
         answer = int(answer)
         if answer == expected:
             continue
+        if answer == n // batch + 1 and n % batch == 0:
+            raise CheckFailed(
+                f"iterations_per_epoch({n}, {batch}) = {answer}, expected {expected}: adding 1 to "
+                f"the rounded-down quotient counts a batch too many when the batch size divides "
+                f"the data exactly. {n} examples in batches of {batch} are {n // batch} full "
+                "batches with nothing left over for another one. Your answer happens to be "
+                "right whenever a smaller last batch exists: find one expression that is right "
+                "in both cases."
+            )
         if answer == n // batch:
             raise CheckFailed(
-                f"iterations_per_epoch({n}, {batch}) = {answer}, expected {expected}: you rounded "
-                f"down and dropped the last, smaller batch ({n} / {batch} = {n / batch:.4g}). "
-                "Keras trains on it too, so round up."
+                f"iterations_per_epoch({n}, {batch}) = {answer}, expected {expected}: rounding "
+                f"down drops the last, smaller batch ({n} / {batch} = {n / batch:.4g}: "
+                f"{n // batch} full batches and {n % batch} examples left over). Keras trains on "
+                "those left-over examples too, in one more iteration."
             )
         if answer == n * batch:
             raise CheckFailed(
                 f"iterations_per_epoch({n}, {batch}) = {answer}: you multiplied; an epoch of {n} "
-                f"examples in batches of {batch} needs about n / batch iterations."
+                f"examples in batches of {batch} cannot need more iterations than examples."
             )
         if answer == math.ceil(batch / n):
             raise CheckFailed(
                 f"iterations_per_epoch({n}, {batch}) = {answer}: the division is upside down "
-                "(examples divided by batch size)."
+                "(how many batches fit in the data, not how many data sets fit in a batch)."
             )
         raise CheckFailed(f"iterations_per_epoch({n}, {batch}) = {answer}, expected {expected}.")

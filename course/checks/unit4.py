@@ -4,6 +4,12 @@ Each check runs the student's function on hand-picked and random inputs,
 compares with the reference below and, when they disagree, tries the typical
 mistakes (flipped kernel, forgotten ``+ 1``, missing bias ...) so the message
 can name the one that was made.
+
+Assignment A1 asks for the exact output-size formula with explicit padding, the
+parameter count of a standard convolution, and batched multi-channel
+convolution and pooling; none of those is published here. The unit's exercises
+teach the same ideas on other cases: one channel, Keras's ``valid``/``same``
+sizes, and the depthwise separable convolution of MobileNet.
 """
 
 from __future__ import annotations
@@ -27,19 +33,23 @@ def conv2d_single_solution(image, kernel):
     return out
 
 
-def output_size_solution(w_in, f, p, s):
-    """Spatial output size of a convolution: (W1 - F + 2P) / S + 1, which must be a whole number."""
-    span = w_in - f + 2 * p
-    if span < 0 or span % s != 0:
-        raise ValueError(
-            f"(W1 - F + 2P) / S = ({w_in} - {f} + 2*{p}) / {s} is not a whole number >= 0"
-        )
-    return span // s + 1
+def output_size_solution(w_in, f, s, padding):
+    """Width of a Keras ``Conv2D(..., f, strides=s, padding=padding)`` output on an input of width w_in."""
+    if padding == "same":
+        # Windows start at 0, S, 2S, ... as long as the start lies inside the input.
+        return -(-w_in // s)
+    if padding == "valid":
+        if f > w_in:
+            raise ValueError(f"a {f}-wide filter does not fit in a {w_in}-wide input")
+        return (w_in - f) // s + 1  # starts that leave room for the whole window
+    raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
 
-def conv_params_solution(f, d_in, k):
-    """Trainable parameters of a conv layer: K filters of F*F*D1 weights, plus K biases."""
-    return (f * f * d_in) * k + k
+def separable_conv_params_solution(f, d_in, k):
+    """Trainable parameters of ``keras.layers.SeparableConv2D(k, f)`` on d_in channels."""
+    depthwise = f * f * d_in  # one F x F filter per input channel, no bias
+    pointwise = d_in * k + k  # a 1 x 1 convolution mixing the channels, with K biases
+    return depthwise + pointwise
 
 
 def max_pool_solution(x, size, stride):
@@ -94,96 +104,106 @@ def conv2d_single(fn):
         if _matches(result, conv2d_single_solution(image, kernel[::-1, ::-1])):
             raise CheckFailed(
                 f"your output {where} is the *flipped-kernel* convolution. Deep-learning layers "
-                "(and this exercise) slide the kernel as it is: out[i, j] = "
-                "sum(image[i:i+F_h, j:j+F_w] * kernel)."
+                "(and this exercise) slide the kernel as it is, without rotating it by 180°."
             )
         require_close(result, expected, f"your output {where}")
 
 
-@exercise("Exercise 4.2 — output size of a convolution", solution=output_size_solution)
-def output_size(fn):
-    """Check `fn(w_in, f, p, s)` on textbook layers and on hyperparameters that do not fit."""
-    cases = [
-        (227, 11, 0, 4),  # AlexNet conv1 -> 55
-        (28, 5, 0, 1),  # MNIST, 5x5 receptive field -> 24
-        (32, 3, 1, 1),  # 'same' 3x3 -> 32
-        (6, 3, 1, 1),  # the zero-padded 6x6 example -> 6
-        (55, 3, 0, 2),  # AlexNet overlapping 3x3 pooling, stride 2 -> 27
-        (7, 3, 0, 2),  # stride 2 -> 3
+OUTPUT_SIZE_CASES = [  # (w_in, f, s, padding)
+    (227, 11, 4, "valid"),  # AlexNet conv1 -> 55
+    (28, 5, 1, "valid"),  # a 5x5 receptive field on MNIST -> 24
+    (7, 3, 2, "valid"),  # -> 3
+    (6, 3, 2, "valid"),  # the last column is left out -> 2
+    (10, 4, 3, "valid"),  # -> 3
+    (32, 5, 2, "valid"),  # -> 14
+    (5, 5, 1, "valid"),  # the filter covers the whole input once -> 1
+    (32, 3, 1, "same"),  # -> 32
+    (7, 3, 2, "same"),  # -> 4
+    (8, 3, 4, "same"),  # -> 2
+    (9, 3, 3, "same"),  # -> 3
+    (28, 4, 1, "same"),  # an even kernel -> 28
+    (224, 7, 2, "same"),  # ResNet's first layer -> 112
+    (3, 5, 2, "same"),  # a filter larger than the input is fine with padding -> 2
+]
+# A filter larger than the input leaves W1 - F negative: there is no valid position.
+FILTER_TOO_LARGE = [(3, 5, 1), (4, 7, 2), (10, 11, 1)]
+
+
+def _output_size_mistakes(w_in, f, s, padding):
+    """(value, explanation) for the usual wrong answers; the first match wins."""
+    if padding == "valid":
+        return [
+            ((w_in - f) // s, "you forgot the + 1: the first window, at position 0, counts too"),
+            (-(-(w_in - f) // s) + 1,
+             "you rounded up, which counts a window that would stick out past the edge of the "
+             "input; with 'valid' padding Keras only computes windows that fit entirely"),
+            (w_in - f + 1, "the stride is ignored: with stride S only every S-th position is used"),
+            ((w_in - f + 2 * ((f - 1) // 2)) // s + 1,
+             "that is the size with 'same' style padding; 'valid' means no padding at all"),
+        ]
+    return [
+        (w_in, "the stride is ignored: with stride 2, 'same' padding halves the size"),
+        (w_in // s + 1,
+         "adding 1 to the rounded-down quotient counts one window too many when the stride "
+         "divides the width exactly"),
+        (w_in // s,
+         "rounding down drops the last window: with 'same' padding a window starts at every "
+         "S-th pixel from the first, and a start that lies inside the input always yields an "
+         "output, even when the stride does not divide the width"),
+        ((w_in - f) // s + 1, "that is the 'valid' size; with 'same' Keras pads the input"),
+        ((w_in - f + 2 * ((f - 1) // 2)) // s + 1,
+         "right for odd kernels only. With 'same' padding the output size does not depend on "
+         "the kernel size at all: Keras pads an even kernel unequally (one more zero at the "
+         "bottom and right) to keep it so"),
     ]
-    for w_in, f, p, s in cases:
-        where = f"output_size({w_in}, f={f}, p={p}, s={s})"
-        expected = output_size_solution(w_in, f, p, s)
+
+
+@exercise("Exercise 4.2 — the output size Keras computes", solution=output_size_solution)
+def output_size(fn):
+    """Check ``fn(w_in, f, s, padding)`` on real layers, on both paddings, and on filters that do not fit."""
+    for w_in, f, s, padding in OUTPUT_SIZE_CASES:
+        where = f"output_size({w_in}, f={f}, s={s}, padding={padding!r})"
+        expected = output_size_solution(w_in, f, s, padding)
         try:
-            result = fn(w_in, f, p, s)
+            result = fn(w_in, f, s, padding)
         except ValueError:
+            tiles = (w_in - f) % s == 0
             raise CheckFailed(
-                f"{where} raised ValueError, but ({w_in} - {f} + 2*{p}) / {s} + 1 = {expected} "
-                "is a valid size."
+                f"{where} raised ValueError, but Keras builds this layer and its output is "
+                f"{expected} wide."
+                + ("" if padding != "valid" or tiles else
+                   f" ({w_in} - {f}) is not a multiple of {s}, so the windows do not tile the "
+                   "input exactly; Keras does not refuse such a layer, it leaves out the last "
+                   "columns that no window covers.")
             ) from None
         require(result is not None, f"{where} returned None: did you forget `return`?")
         require(
-            isinstance(result, int | np.integer),
-            f"{where} returned {result!r} of type {type(result).__name__}; a size is an int "
-            "(use // once you have checked that the division is exact).",
+            isinstance(result, int | np.integer) and not isinstance(result, bool),
+            f"{where} returned {result!r} of type {type(result).__name__}; a size is a whole "
+            "number of positions, an int.",
         )
         if result == expected:
             continue
-        mistakes = [  # first match wins: the most specific explanation comes first
-            ((w_in - f + p) // s + 1, "padding goes on both sides, so it adds 2P, not P"),
-            ((w_in - f) // s + 1, "padding is missing: zero padding P adds 2P to the width"),
-            (
-                (w_in - f + 2 * p) // s,
-                "you forgot the + 1 (a kernel as large as the input still fits once)",
-            ),
-            (w_in - f + 2 * p + 1, "the stride is ignored: divide by S"),
-        ]
-        hint = next(
-            (text for value, text in mistakes if value == result),
-            "check the formula (W1 - F + 2P) / S + 1",
-        )
+        hint = next((text for value, text in _output_size_mistakes(w_in, f, s, padding)
+                     if value == result),
+                    "count the positions where a window starts: the first one, then one every "
+                    "S pixels")
         raise CheckFailed(f"{where} returned {result}, expected {expected}: {hint}.")
 
-    for w_in, f, p, s in [(6, 3, 0, 2), (10, 4, 0, 4), (32, 5, 1, 2)]:
-        where = f"output_size({w_in}, f={f}, p={p}, s={s})"
+    for w_in, f, s in FILTER_TOO_LARGE:
+        where = f"output_size({w_in}, f={f}, s={s}, padding='valid')"
         try:
-            result = fn(w_in, f, p, s)
+            result = fn(w_in, f, s, "valid")
         except ValueError:
             continue
         raise CheckFailed(
-            f"{where} returned {result!r}, but ({w_in} - {f} + 2*{p}) / {s} + 1 = "
-            f"{(w_in - f + 2 * p) / s + 1:g} is not a whole number: the filter does not tile the "
-            "input, so raise ValueError instead of returning a size."
+            f"{where} returned {result!r}, but a {f}-wide filter does not fit anywhere in a "
+            f"{w_in}-wide input without padding (W1 - F = {w_in - f} is negative): there is no "
+            "output at all, so raise ValueError, as Keras does, instead of returning a number."
         )
 
 
-@exercise("Exercise 4.3 — parameters of a convolutional layer", solution=conv_params_solution)
-def conv_params(fn):
-    """Check `fn(f, d_in, k)` against (F*F*D1)*K + K on real layers and random ones."""
-    rng = np.random.default_rng(43)
-    cases = [(5, 1, 6), (11, 3, 96), (3, 64, 128), (3, 512, 512), (1, 256, 64)]
-    cases += [tuple(int(v) for v in rng.integers(1, 12, size=3)) for _ in range(5)]
-    for f, d_in, k in cases:
-        where = f"conv_params(f={f}, d_in={d_in}, k={k})"
-        expected = conv_params_solution(f, d_in, k)
-        result = fn(f, d_in, k)
-        require(result is not None, f"{where} returned None: did you forget `return`?")
-        if result == expected:
-            continue
-        mistakes = [  # first match wins: the most specific explanation comes first
-            (f * f * d_in * k, f"{k} short: each of the K filters also has one bias"),
-            (f * f * k + k, "each filter spans all D1 input channels, so it has F*F*D1 weights"),
-            ((f * f * d_in + 1) * k + f * f * d_in, "there is one bias per filter, not per weight"),
-            (f * d_in * k + k, "a filter is F x F, so it has F*F (not F) weights per channel"),
-        ]
-        hint = next(
-            (text for value, text in mistakes if value == result),
-            "use (F*F*D1)*K weights plus K biases",
-        )
-        raise CheckFailed(f"{where} returned {result}, expected {expected}: {hint}.")
-
-
-@exercise("Exercise 4.4 — max pooling of one channel", solution=max_pool_solution)
+@exercise("Exercise 4.3 — max pooling of one channel", solution=max_pool_solution)
 def max_pool(fn):
     """Check `fn(x, size, stride)` with overlapping and non-overlapping windows."""
     rng = np.random.default_rng(44)
@@ -199,9 +219,9 @@ def max_pool(fn):
         result = as_array(fn(x.copy(), size, stride), "your output")
         if result.shape != expected.shape:
             raise CheckFailed(
-                f"your output has shape {result.shape} {where}, expected {expected.shape} = "
-                "((H - F) // S + 1, (W - F) // S + 1): windows of size F start every S pixels "
-                "and must fit inside the input."
+                f"your output has shape {result.shape} {where}, expected {expected.shape}: "
+                "windows of size F start every S pixels and must fit inside the input, so count "
+                "the positions as for a 'valid' convolution (exercise 4.2)."
             )
         windows = np.lib.stride_tricks.sliding_window_view(x, (size, size))[::stride, ::stride]
         if _matches(result, windows.mean(axis=(-2, -1))):
@@ -212,6 +232,46 @@ def max_pool(fn):
             require_close(result, expected, f"your output {where}")
         except CheckFailed as error:
             raise CheckFailed(
-                f"{error} Output (i, j) is the max over rows i*S .. i*S+F-1 and "
-                "columns j*S .. j*S+F-1."
+                f"{error} Each output value is the maximum of one F x F window; neighbouring "
+                "windows start S pixels apart, along the rows and along the columns."
             ) from None
+
+
+@exercise("Exercise 4.4 — parameters of a depthwise separable convolution",
+          solution=separable_conv_params_solution)
+def separable_conv_params(fn):
+    """Check ``fn(f, d_in, k)`` against Keras's ``SeparableConv2D`` on MobileNet's layers and random ones."""
+    rng = np.random.default_rng(44)
+    cases = [(3, 32, 64), (3, 512, 512), (3, 1024, 1024), (5, 3, 16), (1, 8, 4)]
+    cases += [tuple(int(v) for v in rng.integers(2, 12, size=3)) for _ in range(5)]
+    for f, d_in, k in cases:
+        where = f"separable_conv_params(f={f}, d_in={d_in}, k={k})"
+        expected = separable_conv_params_solution(f, d_in, k)
+        result = fn(f, d_in, k)
+        require(result is not None, f"{where} returned None: did you forget `return`?")
+        if result == expected:
+            continue
+        mistakes = [  # first match wins: the most specific explanation comes first
+            (f * f * d_in * k + k,
+             "that is the count of a standard convolution, which filters and mixes channels in "
+             "one step; the separable one splits it into a depthwise and a pointwise step"),
+            (f * f * d_in + d_in * k,
+             f"{k} short: the pointwise step has one bias per output channel"),
+            (f * f * d_in + d_in * k + k + d_in,
+             f"{d_in} too many: Keras's SeparableConv2D adds no bias after the depthwise step, "
+             "only after the pointwise one"),
+            (f * f * d_in + k,
+             "the pointwise 1 x 1 convolution that mixes the channels is missing"),
+            (f * f * k + d_in * k + k,
+             "the depthwise step has one filter per *input* channel (D1 of them), not per output "
+             "channel"),
+            (f * f * d_in * k + d_in * k + k,
+             "the depthwise step filters each input channel once, with a single F x F filter, "
+             "not once per output channel"),
+            (f * d_in + d_in * k + k, "a filter is F x F, so it has F*F (not F) weights"),
+            (f * f + d_in * k + k, "every input channel gets its own F x F filter"),
+        ]
+        hint = next((text for value, text in mistakes if value == result),
+                    "count the weights of the depthwise step and of the pointwise step, "
+                    "then the biases")
+        raise CheckFailed(f"{where} returned {result}, expected {expected}: {hint}.")
