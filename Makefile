@@ -1,11 +1,14 @@
 # The README's quick start: `make demo` and `make test`. Each installs what it
-# needs into .venv first (TensorFlow CPU build, the course and autograder
-# packages, the dev tools), so both work from a clean clone.
+# needs first (.venv with the TensorFlow CPU build, the course package with the
+# grader and dev tools; for the tests also .venv-colab, a replica of Google Colab's
+# Python 3.13 environment), so both work from a clean clone.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+COLAB_VENV := .venv-colab
+COLAB_STAMP := $(COLAB_VENV)/.replica-stamp
 
-.PHONY: demo test lint sandbox-tools clean
+.PHONY: demo test lint site system-tools clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,23 +16,37 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[cpu,dev]"
 	touch $(STAMP)
 
-# The grader's native sandbox uses bubblewrap; install it where we may (root + apt).
-sandbox-tools:
-	@command -v bwrap >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -qq && apt-get install -y -qq bubblewrap >/dev/null) \
-	      || echo "note: could not install bubblewrap; sandbox tests will be skipped"; \
-	  else echo "note: bubblewrap missing (apt-get install bubblewrap); sandbox tests will be skipped"; fi; }
+$(COLAB_STAMP): colab/pip-freeze.txt tests/colab_replica.py pyproject.toml | $(STAMP)
+	$(PY) tests/colab_replica.py build $(COLAB_VENV)
 
-demo: $(STAMP) sandbox-tools
+# The grader's sandbox (bubblewrap) and the site's browser test (Chromium); installed
+# where we may (root + apt). GitHub's runners bring their own Chrome.
+system-tools:
+	@missing=""; command -v bwrap >/dev/null 2>&1 || missing="bubblewrap"; \
+	if ! command -v chromium >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then \
+	  missing="$$missing chromium chromium-driver"; fi; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && apt-get install -y -qq $$missing >/dev/null) \
+	      || echo "note: could not install$$missing"; \
+	  else echo "note: missing$$missing (apt-get install$$missing)"; fi; fi
+
+demo: $(STAMP) system-tools
 	$(VENV)/bin/course demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .  # ruff reads notebooks' code cells itself
 	$(PY) -m course.notebooks check
 
-test: $(STAMP) sandbox-tools lint
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+site: $(STAMP)
+	$(PY) -m autograder.site _site
+
+# The site is built after the suite so that it reuses the units the suite executed on
+# the Colab replica; then a real browser reads every page.
+test: $(STAMP) $(COLAB_STAMP) system-tools lint
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=25 -m "not site"
+	$(PY) -m autograder.site _site
+	$(PY) -m pytest -m site tests/test_site.py
 
 clean:
-	rm -rf $(VENV) build
+	rm -rf $(VENV) $(COLAB_VENV) build _site

@@ -264,8 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
                 "  course-grader grade a2_facial_keypoints --gpus 0,1   # one submission per GPU\n"
                 "  course-grader grade a2 --student alice --force --retrain")
     p.add_argument("assignment")
-    p.add_argument("--backend", choices=["auto", "bwrap", "docker", "none"], default="auto",
-                   help="isolation (auto = bwrap when it works here, else an error)")
+    p.add_argument("--backend", choices=["auto", "bwrap", "docker", "user", "none"],
+                   default="auto", help="isolation (auto = bwrap when it works here, else an "
+                   "error; see docs/autograder.md for what each one protects)")
     p.add_argument("--image", help="docker image for --backend docker")
     p.add_argument("--workers", type=int, default=1, help="submissions graded at once")
     p.add_argument("--gpus", default="", help="comma-separated GPU ids; one worker per GPU")

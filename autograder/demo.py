@@ -54,6 +54,15 @@ def _answered(released: nbformat.NotebookNode, answers: dict[str, str],
     return nb
 
 
+def answered_release(course: Path, assignment: str,
+                     skip: set[str] = frozenset()) -> nbformat.NotebookNode:
+    """The released notebook with the instructor's answers typed in (but in ``skip``)."""
+    name = f"{assignment}.ipynb"
+    released = nbformat.read(course / "release" / assignment / name, as_version=4)
+    answers = _solutions(nbformat.read(course / "source" / assignment / name, as_version=4))
+    return _answered(released, answers, skip)
+
+
 def _first_autograded_answer(released: nbformat.NotebookNode) -> str:
     return next(_nbgrader(c)["grade_id"] for c in released.cells
                 if _nbgrader(c).get("solution") and c.cell_type == "code")
@@ -70,12 +79,11 @@ def simulate_students(course: Path, assignment: str, uploads: Path, work: Path) 
     """Write the three students' upload archives for one assignment into ``uploads``."""
     name = f"{assignment}.ipynb"
     released = nbformat.read(course / "release" / assignment / name, as_version=4)
-    answers = _solutions(nbformat.read(course / "source" / assignment / name, as_version=4))
     archive = f"{assignment}_submission.zip"
 
     ada = work / "ada" / assignment
     ada.mkdir(parents=True)
-    nbformat.write(_answered(released, answers), ada / name)
+    nbformat.write(answered_release(course, assignment), ada / name)
     # ada runs her notebook like on Colab: it trains and its last cell bundles the archive.
     run = execute(ada / name, timeout=900, cell_timeout=900, env=QUICK_ENV)
     if not run.ok:
@@ -86,7 +94,7 @@ def simulate_students(course: Path, assignment: str, uploads: Path, work: Path) 
     ben = work / "ben" / assignment
     ben.mkdir(parents=True)
     skipped = {_first_autograded_answer(released)}
-    nbformat.write(_answered(released, answers, skip=skipped), ben / name)
+    nbformat.write(answered_release(course, assignment, skipped), ben / name)
     _archive(uploads / f"ben_{archive}", ben / name, weights)
 
     cy = work / "cy" / assignment

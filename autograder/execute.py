@@ -2,12 +2,12 @@
 
 1. :func:`run_notebook`: the whole notebook, in its own kernel
    (:mod:`autograder.runner`), for the feedback and the hidden-set predictions.
-2. :func:`run_cases`: after every process of that run is gone, a fresh
-   sandbox per library profile runs only the locked setup cells and the answer
-   cells (:mod:`autograder.case_runner`); the grader sends each graded case
-   over a pipe and judges the plain values that come back. Nothing the
-   notebook run did (patched modules, files in its work dir, processes left
-   behind) reaches this process, and for NumPy-only questions the blocked
+2. :func:`run_cases`: a fresh sandbox per library profile, under another uid,
+   in its own pid namespace and work dir, runs only the locked setup cells and
+   the answer cells (:mod:`autograder.case_runner`); the grader sends each
+   graded case over a pipe and judges the plain values that come back. Nothing
+   the notebook run does (patched modules, files in its work dir, processes
+   left behind) reaches this process, and for NumPy-only questions the blocked
    libraries are not even on its file system.
 """
 

@@ -57,6 +57,7 @@ class Batch:
         self.slots: queue.Queue = queue.Queue()
         for index, gpu in enumerate(self.options.gpus or (None,) * max(1, self.options.workers)):
             self.slots.put((index, gpu))
+        self.phases: dict[str, dict[str, float]] = {}
 
     def failure(self, student: str, digest: str, reason: str, fault: str,
                 issues=()) -> SubmissionResult:
@@ -67,15 +68,28 @@ class Batch:
         return save_result(self.options.course_dir, result)
 
     def sandboxed(self, prepared: PreparedSubmission):
-        """Both sandboxed runs of one submission, in a worker thread."""
+        """Both sandboxed runs of one submission, side by side, in a worker thread.
+
+        They share nothing: other uids, pid namespaces, work dirs and temporary
+        folders, so the notebook run cannot reach the case process while it runs.
+        """
         slot, gpu = self.slots.get()
+        phases = self.phases[prepared.student]
+
+        def cases():
+            started = time.monotonic()
+            found = run_cases(self.setup, prepared.notebook,
+                              prepared.work_dir.parent / f"{prepared.student}-cases", slot, gpu)
+            phases["cases"] = round(time.monotonic() - started, 3)
+            return found
+
         try:
-            notebook = run_notebook(self.setup, prepared.work_dir, slot, gpu)
-            if notebook.executed is None:
-                return notebook, [], []
-            verdicts, problems = run_cases(self.setup, prepared.notebook,
-                                           prepared.work_dir.parent / f"{prepared.student}-cases",
-                                           slot, gpu)
+            with ThreadPoolExecutor(max_workers=1) as side:
+                case_run = side.submit(cases)
+                started = time.monotonic()
+                notebook = run_notebook(self.setup, prepared.work_dir, slot, gpu)
+                phases["notebook"] = round(time.monotonic() - started, 3)
+                verdicts, problems = case_run.result()
             return notebook, verdicts, problems
         finally:
             self.slots.put((slot, gpu))
@@ -100,6 +114,7 @@ class Batch:
             started[student] = time.monotonic()
             try:
                 prepared.append(prepare(self.setup, student, digest))
+                self.phases[student] = {"prepare": round(time.monotonic() - started[student], 3)}
             except SubmissionRejected as err:
                 outcomes.append(self.failure(student, digest, str(err), "submission"))
             except Exception as err:  # noqa: BLE001 - one submission never stops the batch
@@ -116,8 +131,12 @@ class Batch:
                         outcome = self.failure(sub.student, sub.digest, notebook.failure,
                                                "submission", sub.structure_issues)
                     else:
-                        outcome = save_result(self.options.course_dir, record(
-                            self.setup, sub, notebook, verdicts, problems, started[sub.student]))
+                        begun = time.monotonic()
+                        outcome = record(self.setup, sub, notebook, verdicts, problems,
+                                         started[sub.student])
+                        self.phases[sub.student]["record"] = round(time.monotonic() - begun, 3)
+                        outcome.phase_seconds = self.phases[sub.student]
+                        save_result(self.options.course_dir, outcome)
                 except RecordingFailed as err:
                     outcome = self.failure(sub.student, sub.digest, str(err), "grader",
                                            sub.structure_issues)

@@ -18,13 +18,22 @@ from autograder.setup import GraderMisconfigured, GradingSetup
 
 PROBE = r"""
 import json, os, sys
-report = {"python": sys.version.split()[0], "unreadable": [], "imports": []}
+report = {"python": sys.version.split()[0], "unreadable": [], "imports": [], "visible": []}
 for name in ("numpy", "nbclient", "nbformat", "ipykernel", "IPython", "course",
              "autograder.runner", "autograder.case_runner"):
     try:
         __import__(name)
     except Exception as err:
         report["imports"].append(f"{name}: {type(err).__name__}: {err}")
+for private in json.loads(sys.argv[2]):
+    try:
+        if os.path.isdir(private):
+            os.listdir(private)
+        else:
+            open(private, "rb").close()
+        report["visible"].append(private)
+    except OSError:
+        pass
 for folder in json.loads(sys.argv[1]):
     try:
         for name in sorted(os.listdir(folder))[:5]:
@@ -40,6 +49,15 @@ print("PREFLIGHT " + json.dumps(report))
 """
 
 
+def private_paths(setup: GradingSetup) -> list:
+    """What student code must never read: the course directory (solutions, cases), the
+    hidden data, the gradebook and a git checkout holding the grader."""
+    opts = setup.options
+    paths = [opts.course_dir, opts.db_path, opts.hidden_dir,
+             sandbox.repository_root(sandbox.project_root())]
+    return [p for p in paths if p is not None and p.exists()]
+
+
 def preflight(setup: GradingSetup) -> dict:
     """Run the probe in the sandbox; returns its report or raises GraderMisconfigured."""
     work = setup.scratch / "preflight"
@@ -47,7 +65,8 @@ def preflight(setup: GradingSetup) -> dict:
     work.chmod(0o777)
     _, data_dirs = setup.data_mounts()
     spec = setup.spec(work, None, sandbox.ROOT_MODE_UID_BASE)
-    argv = [sys.executable, "-c", PROBE, json.dumps([str(d) for d in data_dirs])]
+    argv = [sys.executable, "-c", PROBE, json.dumps([str(d) for d in data_dirs]),
+            json.dumps([str(p) for p in private_paths(setup)])]
     run = sandbox.run_sandboxed(setup.backend, spec, argv, 120)
     line = next((x for x in run.stderr_tail.splitlines() if x.startswith("PREFLIGHT ")), None)
     if line is None:
@@ -62,6 +81,12 @@ def preflight(setup: GradingSetup) -> dict:
             "inside the sandbox, the grader's Python cannot import what grading needs: "
             + "; ".join(report["imports"]) + ". Install the grader with "
             "`pip install 'dl-vision-course[grader]'` into this environment.")
+    if report["visible"] and setup.backend.name != "none":
+        raise GraderMisconfigured(
+            "student code could read the grader's private files: " + ", ".join(
+                report["visible"]) + f". The {setup.backend.name} backend protects them by "
+            "file permissions only: make them readable by root alone (`chmod -R go-rwx "
+            "FOLDER`), or grade with --backend bwrap.")
     if report["unreadable"]:
         raise GraderMisconfigured(
             "the sandbox's unprivileged user cannot read the dataset cache: "

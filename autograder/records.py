@@ -79,6 +79,8 @@ class SubmissionResult:
     isolation: str | None = None
     limits: list[str] = field(default_factory=list)
     seconds: float | None = None
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # prepare, notebook, cases,
+    # record: where the grading time of this submission went
     skipped: bool = False  # unchanged since the last run: not graded again
 
     @property

@@ -127,7 +127,8 @@ class Runner:
     def _new_client(self) -> GradingClient:
         client = GradingClient(
             self.nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=False,
-            resources={"metadata": {"path": str(self.work_dir)}}, record_timing=True)
+            resources={"metadata": {"path": str(self.work_dir)}}, record_timing=True,
+            shutdown_kernel="immediate")  # nothing of the kernel's is needed after its run
         client.output_budget = self.job.output_bytes_per_cell
         client._used = {}
         return client

@@ -13,6 +13,11 @@
 ``docker`` one named container per run (``--network none``, ``--user 1000``,
            read-only image, limits, ``--gpus device=N``), killed by name at
            the deadline. The image holds only what grading needs.
+``user``   where bubblewrap cannot run (some hosted notebooks): a fresh network
+           namespace (``unshare --net``: loopback only) and a real unprivileged
+           uid (``setpriv``), but the host's file system as it is: only file
+           permissions protect it, so the grader's private folders must be
+           readable by root alone (checked before grading). Needs root.
 ``none``   no isolation (a laptop): only resource limits; recorded per result.
 
 Every backend adds ``prlimit`` (address space, CPU seconds, processes) and,
@@ -303,7 +308,33 @@ class DockerSandbox(Backend):
             subprocess.run([self.executable, "kill", name], capture_output=True, timeout=60)
 
 
-BACKENDS = {"bwrap": BwrapSandbox, "docker": DockerSandbox, "none": NoSandbox}
+class UserSandbox(Backend):
+    """No mount namespace: a new network namespace and an unprivileged uid, as root."""
+
+    name = "user"
+    isolation = ("user: no network, unprivileged uid, limits on address space/CPU/processes; "
+                 "the file system is the host's, protected by permissions only")
+
+    def available(self):
+        if os.geteuid() != 0:
+            return False, "the user backend must be started as root (to drop to another uid)"
+        for tool in ("unshare", "setpriv", "prlimit"):
+            if not shutil.which(tool):
+                return False, f"{tool} is not installed (util-linux)"
+        probe = subprocess.run(["unshare", "--net", "true"], capture_output=True, text=True)
+        if probe.returncode != 0:
+            return False, f"cannot create a network namespace here: {probe.stderr.strip()}"
+        return True, ""
+
+    def command(self, spec, argv):
+        return ["unshare", "--net", "--", shutil.which("setpriv") or "/usr/bin/setpriv",
+                f"--reuid={spec.uid}", f"--regid={spec.uid}", "--clear-groups",
+                "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+                *prlimit_argv(spec.limits), *argv]
+
+
+BACKENDS = {"bwrap": BwrapSandbox, "docker": DockerSandbox, "user": UserSandbox,
+            "none": NoSandbox}
 
 
 def choose_backend(name: str, image: str = DOCKER_IMAGE) -> Backend:
@@ -436,7 +467,7 @@ def limits_applied(backend: Backend, limits: Limits, cgroup: PidsCgroup | None) 
 
 def host_env(backend: Backend, spec: SandboxSpec) -> dict[str, str]:
     """The environment of the sandbox launcher itself (bwrap sets the inside's own)."""
-    if backend.name == "none":
+    if backend.name in ("none", "user"):
         return spec.env
     return {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
 
@@ -450,7 +481,7 @@ class SandboxProcess:
         self.log = open(log_path, "ab")  # noqa: SIM115 - closed in close()
         self.process = subprocess.Popen(
             backend.command(spec, argv), env=host_env(backend, spec), stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True,
+            stdout=subprocess.PIPE, stderr=self.log, start_new_session=True, cwd=spec.work_dir,
             preexec_fn=self.cgroup.enter if self.cgroup else None)
 
     def close(self) -> None:
@@ -481,6 +512,7 @@ def run_sandboxed(backend: Backend, spec: SandboxSpec, argv: list[str],
         process = subprocess.Popen(
             backend.command(spec, argv), env=host_env(backend, spec), stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=spec.work_dir,
             preexec_fn=cgroup.enter if cgroup else None)
         try:
             process.wait(timeout=wall_timeout)

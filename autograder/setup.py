@@ -99,6 +99,9 @@ class GradingSetup:
         self._check_coverage(toml)
         self.backend = sandbox.choose_backend(opts.backend, opts.image or sandbox.DOCKER_IMAGE)
         self.scratch = Path(tempfile.mkdtemp(prefix="course-grader-", dir=opts.scratch_dir))
+        # Sandboxed uids reach their own work dir below it without listing the others
+        # (the user backend shows them the host's file system as it is).
+        self.scratch.chmod(0o711)
         self.hidden = self._load_hidden_sets()
         if self.policy.due is not None:
             gradebook.set_due_date(opts.db_path, opts.assignment, self.policy.due)

@@ -8,8 +8,10 @@ Three kinds of evidence, from the collected files in ``submitted/``:
 * near-identical answer cells: for each answer cell, the token 5-grams of two
   students' code after every name is replaced by its order of first use (so
   renaming variables changes nothing), compared by Jaccard similarity; pairs at
-  or above 0.8 are listed. 5-grams that the released skeleton already holds
-  are left out, and cells with fewer than :data:`MIN_SHINGLES` 5-grams of the
+  or above 0.8 are listed. Left out, as MOSS does: 5-grams the released
+  skeleton already holds, and 5-grams common to many submissions (more than
+  :data:`COMMON_SHARE` of them: the obvious way to write a line is no sign of
+  copying). Cells with fewer than :data:`MIN_SHINGLES` 5-grams of the
   student's own are too short to tell anything.
 
 A listed pair is a reason to look, not a verdict.
@@ -31,6 +33,8 @@ import nbformat
 NGRAM = 5
 THRESHOLD = 0.8
 MIN_SHINGLES = 12
+COMMON_SHARE = 0.1
+MIN_COMMON = 3  # in a small class, a 5-gram shared by 3 students is already common
 NOTEBOOK_SUFFIX = ".ipynb"
 
 
@@ -81,6 +85,18 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _without_common(by_student: dict[str, set]) -> dict[str, set]:
+    """Each student's 5-grams less those many others share; too short answers dropped."""
+    counts: dict[tuple, int] = {}
+    for grams in by_student.values():
+        for gram in grams:
+            counts[gram] = counts.get(gram, 0) + 1
+    limit = max(MIN_COMMON, COMMON_SHARE * len(by_student))
+    kept = {student: {g for g in grams if counts[g] < limit}
+            for student, grams in by_student.items()}
+    return {student: grams for student, grams in kept.items() if len(grams) >= MIN_SHINGLES}
+
+
 def similarity_report(course_dir: Path, assignment: str,
                       threshold: float = THRESHOLD) -> list[Finding]:
     course_dir = Path(course_dir)
@@ -110,13 +126,13 @@ def similarity_report(course_dir: Path, assignment: str,
                 notebooks.setdefault(_digest(text.encode()), []).append(student)
             for grade_id, source in _answers(nb).items():
                 own = shingles(normalized_tokens(source)) - skeleton.get(grade_id, set())
-                if len(own) >= MIN_SHINGLES:
-                    cells.setdefault(grade_id, {})[student] = own
+                cells.setdefault(grade_id, {})[student] = own
     findings = [Finding("identical weights", tuple(group), key.split()[0])
                 for key, group in sorted(weights.items()) if len(group) > 1]
     findings += [Finding("identical notebook", tuple(group), "every cell")
                  for group in notebooks.values() if len(group) > 1]
     for grade_id, by_student in sorted(cells.items()):
+        by_student = _without_common(by_student)
         for (a, sa), (b, sb) in itertools.combinations(sorted(by_student.items()), 2):
             score = jaccard(sa, sb)
             if score >= threshold:

@@ -7,21 +7,17 @@ accepts, such as TensorFlow tensors) and return Python floats or NumPy arrays:
 * facial keypoints: :func:`keypoint_rmse`, :func:`mean_keypoint_distance`
   (missing coordinates are ``NaN`` in the targets and are skipped);
 * segmentation: :func:`pixel_accuracy`. IoU and Dice are the students' to write
-  (unit 5 and assignment A3); Keras has ``keras.metrics.MeanIoU`` for training.
+  (unit 5 and assignment A3); ``keras.metrics.MeanIoU`` watches them in training.
 
 All of them expect **labels**, not class scores: turn the output of
 ``model.predict`` into labels first, e.g. ``scores.argmax(axis=-1)``.
-
-Two metrics also exist on the Keras side, to watch during ``model.fit``:
-:class:`KeypointRMSE` and :func:`mean_iou_metric` (imported on first use, so
-that the NumPy metrics load without Keras).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = [  # and, through __getattr__, KeypointRMSE and mean_iou_metric
+__all__ = [
     "accuracy",
     "confusion_matrix",
     "keypoint_rmse",
@@ -209,11 +205,3 @@ def pixel_accuracy(y_true, y_pred) -> float:
     """
     y_true, y_pred = _label_maps(y_true, y_pred)
     return float(np.mean(y_true == y_pred))
-
-
-def __getattr__(name: str):
-    if name in ("KeypointRMSE", "mean_iou_metric"):
-        from course import keras_metrics
-
-        return getattr(keras_metrics, name)
-    raise AttributeError(f"module 'course.metrics' has no attribute {name!r}")

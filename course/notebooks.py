@@ -159,8 +159,8 @@ class Execution:
         return self.error is None
 
 
-def python_kernel_manager():
-    """A kernel manager whose kernel is this interpreter.
+def python_kernel_manager(python: str | None = None):
+    """A kernel manager whose kernel is ``python`` (default: this interpreter).
 
     Looking up "python3" by name would take a kernel spec from ~/.local first,
     which may belong to another virtual environment.
@@ -170,18 +170,19 @@ def python_kernel_manager():
 
     manager = KernelManager(kernel_name="python3")
     manager._kernel_spec = KernelSpec(  # no public setter exists
-        argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        argv=[python or sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
         display_name="Python 3", language="python",
     )
     return manager
 
 
 def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
-            env: dict[str, str] | None = None) -> Execution:
+            env: dict[str, str] | None = None, python: str | None = None) -> Execution:
     """Run a notebook top to bottom in its own directory with a whole-notebook deadline.
 
     ``env`` is added to this process's environment for the kernel (for example
-    :data:`QUICK_ENV`). Errors and time-outs are returned, not raised, so a
+    :data:`QUICK_ENV`); ``python`` runs the kernel in another environment (the
+    Colab replica). Errors and time-outs are returned, not raised, so a
     caller can report every notebook.
     """
     from nbclient import NotebookClient
@@ -189,7 +190,7 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
     nb = nbformat.read(path, as_version=4)
     kernel_env = {**os.environ, **(env or {})}
     client = NotebookClient(
-        nb, timeout=cell_timeout, kernel_name="python3", km=python_kernel_manager(),
+        nb, timeout=cell_timeout, kernel_name="python3", km=python_kernel_manager(python),
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
