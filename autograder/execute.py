@@ -17,7 +17,7 @@ import json
 import queue
 import sys
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -40,6 +40,7 @@ class NotebookRun:
     executed: nbformat.NotebookNode | None  # None: the runner wrote no readable notebook
     events: list[dict]
     failure: str | None  # why there is no executed notebook
+    kernel_memory: dict[str, float] = field(default_factory=dict)
 
 
 def slot_uids(slot: int) -> tuple[int, int]:
@@ -57,15 +58,20 @@ def run_notebook(setup: GradingSetup, work_dir: Path, slot: int, gpu: str | None
     except (InvalidPredictions, ValueError, UnicodeDecodeError) as err:
         why = "sandbox wall-clock limit" if run.timed_out else f"runner failed ({err})"
         return NotebookRun(run, None, [], f"{why}: {_last_line(run.stderr_tail)}")
-    return NotebookRun(run, executed, _read_events(work_dir), None)
+    events, memory = _read_run(work_dir)
+    return NotebookRun(run, executed, events, None, memory)
 
 
-def _read_events(work_dir: Path) -> list[dict]:
+def _read_run(work_dir: Path) -> tuple[list[dict], dict[str, float]]:
+    """The runner's per-cell events and the kernel's peak memory (as plain, checked data)."""
     try:
         data = json.loads(read_untrusted_file(work_dir / JOB_DIR / "run.json", 10 * 2**20))
-        return [e for e in data.get("cells", []) if isinstance(e, dict)][:10_000]
-    except (InvalidPredictions, ValueError, AttributeError):
-        return []
+        events = [e for e in data.get("cells", []) if isinstance(e, dict)][:10_000]
+        memory = {k: float(v) for k, v in data.get("kernel_memory", {}).items()
+                  if k in ("vm_peak_mib", "rss_peak_mib") and isinstance(v, int | float)}
+        return events, memory
+    except (InvalidPredictions, ValueError, AttributeError, TypeError):
+        return [], {}
 
 
 def _last_line(text: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 from autograder import sandbox
 from autograder.setup import GraderMisconfigured, GradingSetup
@@ -49,13 +50,25 @@ print("PREFLIGHT " + json.dumps(report))
 """
 
 
-def private_paths(setup: GradingSetup) -> list:
+def private_paths(setup: GradingSetup) -> list[Path]:
     """What student code must never read: the course directory (solutions, cases), the
-    hidden data, the gradebook and a git checkout holding the grader."""
+    hidden data, the gradebook and a git checkout holding the grader. A folder is
+    represented by what it holds besides what the sandbox mounts on purpose (the
+    checkout's ``course`` and ``autograder`` packages and its virtual environment)."""
     opts = setup.options
-    paths = [opts.course_dir, opts.db_path, opts.hidden_dir,
-             sandbox.repository_root(sandbox.project_root())]
-    return [p for p in paths if p is not None and p.exists()]
+    mounted = {p.resolve() for p in (*sandbox.package_dirs(), *sandbox.python_paths())}
+    found = []
+    for path in (opts.course_dir, opts.db_path, opts.hidden_dir,
+                 sandbox.repository_root(sandbox.project_root())):
+        if path is None or not path.exists():
+            continue
+        if path.is_file():
+            found.append(path)
+            continue
+        found += [child for child in sorted(path.iterdir())
+                  if not any(m == child.resolve() or child.resolve() in m.parents
+                             for m in mounted)][:5]
+    return found
 
 
 def preflight(setup: GradingSetup) -> dict:
@@ -82,11 +95,13 @@ def preflight(setup: GradingSetup) -> dict:
             + "; ".join(report["imports"]) + ". Install the grader with "
             "`pip install 'dl-vision-course[grader]'` into this environment.")
     if report["visible"] and setup.backend.name != "none":
-        raise GraderMisconfigured(
-            "student code could read the grader's private files: " + ", ".join(
-                report["visible"]) + f". The {setup.backend.name} backend protects them by "
-            "file permissions only: make them readable by root alone (`chmod -R go-rwx "
-            "FOLDER`), or grade with --backend bwrap.")
+        fix = ("the user backend protects them by file permissions only: make them readable "
+               "by root alone (`chmod -R go-rwx FOLDER`), or grade with --backend bwrap"
+               if setup.backend.name == "user" else
+               "they must not lie inside a dataset cache (COURSE_CACHE, KERAS_HOME) or the "
+               "grader's Python environment, which the sandbox mounts")
+        raise GraderMisconfigured("student code could read the grader's private files: "
+                                  + ", ".join(report["visible"]) + f"; {fix}.")
     if report["unreadable"]:
         raise GraderMisconfigured(
             "the sandbox's unprivileged user cannot read the dataset cache: "

@@ -86,7 +86,8 @@ def record(setup: GradingSetup, prepared: PreparedSubmission, notebook: Notebook
         submitted_at=submission_time.isoformat() if submission_time else None,
         seconds_late=totals["seconds_late"],
         backend=setup.backend.name, isolation=setup.backend.isolation,
-        limits=notebook.run.limits_applied, seconds=round(time.monotonic() - started, 2))
+        limits=notebook.run.limits_applied, seconds=round(time.monotonic() - started, 2),
+        kernel_memory=notebook.kernel_memory)
 
 
 def _sanitize_steps() -> list:

@@ -79,6 +79,7 @@ class SubmissionResult:
     isolation: str | None = None
     limits: list[str] = field(default_factory=list)
     seconds: float | None = None
+    kernel_memory: dict[str, float] = field(default_factory=dict)  # vm_peak_mib, rss_peak_mib
     phase_seconds: dict[str, float] = field(default_factory=dict)  # prepare, notebook, cases,
     # record: where the grading time of this submission went
     skipped: bool = False  # unchanged since the last run: not graded again

@@ -122,6 +122,7 @@ class Runner:
         self.job = NotebookJob.read(work_dir / JOB_DIR / "job.json")
         self.nb = nbformat.read(work_dir / self.job.notebook, as_version=4)
         self.events: list[dict] = []
+        self.memory: dict[str, float] = {}
         self.client: GradingClient | None = None
 
     def _new_client(self) -> GradingClient:
@@ -194,6 +195,7 @@ class Runner:
                 else:
                     self._write_notebook()
                     self.predict()
+                    self.kernel_memory()
                     break
             restarts += 1
             if restarts > self.job.max_restarts:
@@ -207,6 +209,18 @@ class Runner:
                                 "seconds": 0.0})
         self._write_notebook()
         self._write_run()
+
+    def kernel_memory(self) -> None:
+        """The kernel's peak address space (what --memory caps) and peak resident set, in MiB."""
+        process = getattr(getattr(self.client.km, "provisioner", None), "process", None)
+        try:
+            status = Path(f"/proc/{process.pid}/status").read_text()
+        except (AttributeError, OSError):
+            return
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        self.memory = {name: round(int(fields[key].split()[0]) / 1024, 1)
+                       for name, key in (("vm_peak_mib", "VmPeak"), ("rss_peak_mib", "VmHWM"))
+                       if key in fields}
 
     def predict(self) -> None:
         for request in self.job.predictions:
@@ -232,7 +246,8 @@ class Runner:
         nbformat.write(self.nb, self.work_dir / JOB_DIR / "executed.ipynb")
 
     def _write_run(self) -> None:
-        (self.work_dir / JOB_DIR / "run.json").write_text(json.dumps({"cells": self.events}))
+        (self.work_dir / JOB_DIR / "run.json").write_text(
+            json.dumps({"cells": self.events, "kernel_memory": self.memory}))
 
 
 def stop_leftover_processes() -> None:

@@ -163,3 +163,25 @@ def install_current_course(venv: Path, work: Path) -> dict:
 
 def freeze(venv: Path) -> list[str]:
     return pip(venv, "freeze", "--all", capture=True).stdout.splitlines()
+
+
+def kernel_check_env(folder: Path) -> dict[str, str]:
+    """Environment that makes a kernel report, from inside, its Python and package versions.
+
+    An IPython startup file (IPython runs them when a kernel starts) writes the report
+    to ``folder/kernel-report.json``; :func:`kernel_report` reads it back.
+    """
+    startup = folder / "ipython" / "profile_default" / "startup"
+    startup.mkdir(parents=True, exist_ok=True)
+    names = sorted(replica_packages())
+    (startup / "00-report-versions.py").write_text(
+        "import importlib.metadata, json, sys\n"
+        f"with open({str(folder / 'kernel-report.json')!r}, 'w') as report:\n"
+        "    json.dump({'python': list(sys.version_info[:2]), 'executable': sys.executable,\n"
+        f"               'versions': {{n: importlib.metadata.version(n) for n in {names!r}}}}},\n"
+        "              report)\n")
+    return {"IPYTHONDIR": str(folder / "ipython")}
+
+
+def kernel_report(folder: Path) -> dict:
+    return json.loads((folder / "kernel-report.json").read_text())

@@ -33,7 +33,7 @@ from autograder_support import (
     released_notebook,
 )
 
-from autograder import export, feedback, gradebook, pipeline, records, shards
+from autograder import export, feedback, gradebook, pipeline, records, sandbox, shards
 from autograder.config import GradeOptions, Timeouts
 from autograder.sandbox import BwrapSandbox
 from autograder.setup import GraderMisconfigured
@@ -643,3 +643,14 @@ def test_a_grader_in_a_virtual_environment_under_tmp_grades(honest, tmp_path):
         assert result.score == 6.0
     finally:
         shutil.rmtree(venv, ignore_errors=True)
+
+
+def test_the_user_backend_refuses_to_grade_where_student_code_could_read_solutions(honest):
+    if not sandbox.UserSandbox().available()[0]:
+        pytest.skip("the user backend needs root and a network namespace")
+    course, _ = honest
+    # This checkout is world-readable, and the user backend shows the host's files as they
+    # are: its sources (solutions, cases) would be readable by student code.
+    with pytest.raises(GraderMisconfigured, match="could read the grader's private files.*"
+                                                   "chmod -R go-rwx"):
+        pipeline.grade(options(course, backend="user", force=True))

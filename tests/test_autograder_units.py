@@ -485,7 +485,8 @@ def test_colab_notebook_has_no_outputs_and_uses_the_cli():
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
     source = "\n".join(c.source for c in code)
-    assert "course-grader" in source and "--backend none" in source
+    assert "course-grader" in source and "--backend none" not in source
+    assert "flush_and_unmount" in source and "--system-site-packages" in source
 
 
 def test_repository_root_finds_the_checkout(tmp_path):
@@ -655,3 +656,14 @@ def test_default_image_is_the_tag_the_dockerfile_and_the_job_use():
     from course import __version__
 
     assert sandbox.DOCKER_IMAGE.endswith(f":{__version__}")
+
+
+def test_user_backend_drops_to_an_unprivileged_uid_without_network(tmp_path):
+    box = spec(tmp_path)
+    box.uid = 20005
+    command = sandbox.UserSandbox().command(box, RUNNER)
+    assert command[:3] == ["unshare", "--net", "--"]
+    setpriv = next(i for i, a in enumerate(command) if a.endswith("setpriv"))
+    assert command[setpriv + 1:setpriv + 3] == ["--reuid=20005", "--regid=20005"]
+    assert "--no-new-privs" in command and "--as=2147483648" in command
+    assert command[-len(RUNNER):] == RUNNER

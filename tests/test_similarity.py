@@ -87,6 +87,13 @@ def test_a_copy_with_renamed_variables_is_listed_independent_solutions_are_not(t
     assert findings[0].similarity == 1.0 and findings[0].detail == "conv2d"
 
 
+def test_the_obvious_answer_many_students_share_is_no_sign_of_copying(tmp_path):
+    answers = {f"s{i:02d}": ORIGINAL.replace("window", f"window{i}") for i in range(30)}
+    answers.update({"x1": INDEPENDENT, "x2": INDEPENDENT.replace("kh, kw", "a, b")})
+    findings = similarity_report(course_with(tmp_path, answers), "a1")
+    assert [f.students for f in findings] == [("x1", "x2")]  # 30 alike: common, not copied
+
+
 def test_identical_weights_and_notebooks_are_listed(tmp_path, capsys):
     course = course_with(tmp_path, {"ann": ORIGINAL, "bob": ORIGINAL, "cid": INDEPENDENT,
                                     "dee": SKELETON, "eve": SKELETON},
