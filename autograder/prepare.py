@@ -73,6 +73,7 @@ def prepare(setup: GradingSetup, student: str, digest: str) -> PreparedSubmissio
     for path in submitted.iterdir():
         if path.is_file() and not path.is_symlink() and path.suffix != ".ipynb":
             shutil.copy(path, work / path.name)
+    setup.keras_home(work)
     job_dir = work / JOB_DIR
     job_dir.mkdir()
     requests = []
@@ -93,7 +94,8 @@ def prepare(setup: GradingSetup, student: str, digest: str) -> PreparedSubmissio
         predictions=tuple(requests),
     ).write(job_dir / "job.json")
     for path in [work, *work.rglob("*")]:  # the runner writes here as an unprivileged uid
-        path.chmod(0o777 if path.is_dir() else 0o666)
+        if not path.is_symlink():  # a link's target is the shared cache: leave it as it is
+            path.chmod(0o777 if path.is_dir() else 0o666)
     return PreparedSubmission(student, digest, work, sanitized, issues)
 
 

@@ -171,6 +171,26 @@ class GradingSetup:
             exposed[name] = path
         return {k: str(v) for k, v in exposed.items()}, list(exposed.values())
 
+    def keras_home(self, work_dir: Path) -> Path | None:
+        """A writable KERAS_HOME in the work dir whose files link to the read-only cache.
+
+        Keras only looks in a KERAS_HOME it can write to (otherwise in /tmp/.keras), so
+        the read-only one is presented through links: datasets and weights are found
+        as they are, and nothing is written to the shared cache.
+        """
+        data_env, _ = self.data_mounts()
+        shared = data_env.get("KERAS_HOME")
+        if shared is None:
+            return None
+        home = work_dir / ".keras"
+        for folder in ("datasets", "models"):
+            (home / folder).mkdir(parents=True, exist_ok=True)
+            source = Path(shared) / folder
+            if source.is_dir():
+                for entry in source.iterdir():
+                    (home / folder / entry.name).symlink_to(entry)
+        return home
+
     def environment(self, work_dir: Path, gpu: str | None) -> dict[str, str]:
         data_env, _ = self.data_mounts()
         env = {
@@ -187,6 +207,8 @@ class GradingSetup:
             "IPYTHONDIR": str(work_dir / ".ipython"),
             **data_env,
         }
+        if (work_dir / ".keras").is_dir():
+            env["KERAS_HOME"] = str(work_dir / ".keras")
         # Workers share the CPU cores instead of each TensorFlow taking all of them.
         threads = str(max(1, (os.cpu_count() or 1) // max(1, self.options.workers)))
         for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):

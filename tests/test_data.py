@@ -1,7 +1,9 @@
 """Tests of course.data: formats, determinism, keypoint conventions and real-data errors.
 
 No test touches the network: real downloads are replaced by failing stubs or by
-local ``file://`` URLs, and the cache lives in a temporary folder.
+local ``file://`` URLs, and the cache lives in a temporary folder. The grading
+splits come from ``autograder.splits``; ``test_real_loaders.py`` and
+``test_grading_splits.py`` run the same loaders on files in the real formats.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 import pytest
 from keypoint_reference import flip_horizontal
 
+from autograder import splits
 from course import data, runtime
-from course.data import synthetic
+from course.data import pets, synthetic
 from course.data.keypoints import ALWAYS_PRESENT
 
 
@@ -25,6 +28,7 @@ def isolated_environment(tmp_path, monkeypatch):
     """A private cache and no course/Kaggle settings leaking in from the shell."""
     monkeypatch.setenv("COURSE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "no-kaggle"))
+    monkeypatch.setenv("COURSE_HELDOUT_DIR", str(tmp_path / "no-heldout"))
     for name in ("COURSE_DATA", "COURSE_HIDDEN_DIR", "COURSE_KEYPOINTS_URL",
                  "COURSE_KEYPOINTS_SHA256", "KAGGLE_USERNAME", "KAGGLE_KEY"):
         monkeypatch.delenv(name, raising=False)
@@ -90,16 +94,17 @@ def test_pet_trimap_border_separates_pet_from_background():
         ("oxford_pets", (128, 128, 3), (128, 128), np.uint8),
     ],
 )
-def test_hidden_split_formats(dataset, image_shape, label_shape, label_dtype):
-    images, labels = data.load_hidden(dataset, "synthetic", limit=8)
+def test_grading_split_formats(dataset, image_shape, label_shape, label_dtype):
+    split = splits.load_grading_split(dataset, "synthetic", limit=8)
+    images, labels = split.images, split.labels
     assert images.shape == (8, *image_shape)
     assert labels.shape == (8, *label_shape) and labels.dtype == label_dtype
     assert not np.isnan(np.asarray(labels, dtype=np.float64)).any()  # keypoints: complete rows
 
 
-def test_hidden_rejects_unknown_dataset():
+def test_grading_split_rejects_unknown_dataset():
     with pytest.raises(ValueError, match="unknown dataset"):
-        data.load_hidden("imagenet", "synthetic")
+        splits.load_grading_split("imagenet", "synthetic")
 
 
 def test_source_defaults_to_course_data(monkeypatch):
@@ -140,8 +145,8 @@ def test_a_limit_returns_the_first_examples_of_the_full_split(twin):
 
 
 def test_limit_larger_than_the_split_returns_everything():
-    images, _ = data.load_hidden("facial_keypoints", "synthetic", limit=10**9)
-    assert len(images) == synthetic.SIZES["faces"]["hidden"]
+    split = splits.load_grading_split("facial_keypoints", "synthetic", limit=10**9)
+    assert len(split.images) == synthetic.SIZES["faces"]["hidden"]
 
 
 @pytest.mark.parametrize("limit", [0, -3, 2.5, True])
@@ -328,8 +333,22 @@ def test_real_cifar10_labels_are_flattened(monkeypatch):
     assert y_train.dtype == np.uint8 and y_train.tolist() == [0, 1, 2, 3]
 
 
+def _pet_names(in_test_part: bool, count: int, number: int) -> list[str]:
+    """Oxford-style file names that the students' split rule puts in (or out of) their test part."""
+    names = (f"Abyssinian_{i}.jpg" for i in range(number, 10**6, 2))
+    return [n for n in names if pets.in_student_test_part(n) == in_test_part][:count]
+
+
 class _FakePetBuilder:
-    """Stands in for the TFDS builder: three tiny examples with Oxford's 1/2/3 trimap labels."""
+    """Stands in for the TFDS builder: tiny examples with Oxford's 1/2/3 trimap labels.
+
+    TFDS's train split holds two photos of the students' training part and two
+    of their test part; its test split three others (odd and even numbers: no
+    file name in both).
+    """
+
+    NAMES = {"train": _pet_names(False, 2, 1) + _pet_names(True, 2, 1),
+             "test": _pet_names(False, 3, 2)}
 
     def download_and_prepare(self):
         pass
@@ -337,11 +356,13 @@ class _FakePetBuilder:
     def as_dataset(self, split):
         import tensorflow as tf
 
-        mask = np.full((3, 40, 50, 1), 2, np.uint8)  # background
+        n = len(self.NAMES[split])
+        mask = np.full((n, 40, 50, 1), 2, np.uint8)  # background
         mask[:, 10:30, 10:40] = 3  # border ...
         mask[:, 12:28, 12:38] = 1  # ... around the pet
-        image = np.full((3, 40, 50, 3), 255, np.uint8)
-        return tf.data.Dataset.from_tensor_slices({"image": image, "segmentation_mask": mask})
+        image = np.full((n, 40, 50, 3), 255, np.uint8)
+        return tf.data.Dataset.from_tensor_slices(
+            {"image": image, "segmentation_mask": mask, "file_name": self.NAMES[split]})
 
 
 def test_real_pets_are_resized_and_relabelled(monkeypatch):
@@ -350,20 +371,20 @@ def test_real_pets_are_resized_and_relabelled(monkeypatch):
     monkeypatch.setattr(tfds, "builder", lambda name, data_dir: _FakePetBuilder())
     (x_train, m_train), (x_test, m_test) = data.load_oxford_pets("real", size=32, limit=2)
     assert x_train.shape == (2, 32, 32, 3) and x_train.dtype == np.float32
+    assert x_test.shape == (2, 32, 32, 3) and m_test.shape == (2, 32, 32)
     assert np.allclose(x_train, 1.0)
     assert m_train.shape == (2, 32, 32) and m_train.dtype == np.uint8
     assert set(np.unique(m_train)) == {0, 1, 2}  # nearest-neighbour: no in-between labels
     assert m_train[0, 16, 16] == 0 and m_train[0, 0, 0] == 1
-    images, masks = data.load_hidden("oxford_pets", "real")
-    assert images.shape == (3, 128, 128, 3) and masks.shape == (3, 128, 128)
+    split = splits.load_grading_split("oxford_pets", "real")
+    assert split.images.shape == (3, 128, 128, 3) and split.labels.shape == (3, 128, 128)
 
 
-def test_hidden_keypoints_need_the_instructor_file(monkeypatch, tmp_path):
-    with pytest.raises(data.DatasetNotFound, match="split_keypoints_holdout"):
-        data.load_hidden("facial_keypoints", "real")
-    monkeypatch.setenv("COURSE_HIDDEN_DIR", str(tmp_path))
-    with pytest.raises(data.DatasetNotFound, match="COURSE_HIDDEN_DIR"):
-        data.load_hidden("facial_keypoints", "real")
+def test_hidden_keypoints_need_the_instructor_file(tmp_path):
+    with pytest.raises(data.DatasetNotFound, match="course-grader holdout"):
+        splits.load_grading_split("facial_keypoints", "real")
+    with pytest.raises(data.DatasetNotFound, match=str(tmp_path)):
+        splits.load_grading_split("facial_keypoints", "real", hidden_dir=tmp_path)
 
 
 # --------------------------------------------------------------------------- real data: files
@@ -425,7 +446,7 @@ def test_mirror_download_with_wrong_checksum_is_deleted(kaggle_csv, monkeypatch)
     path, _, _ = kaggle_csv
     monkeypatch.setenv("COURSE_KEYPOINTS_URL", path.as_uri())
     monkeypatch.setenv("COURSE_KEYPOINTS_SHA256", "0" * 64)
-    with pytest.raises(data.DatasetNotFound, match="SHA-256"):
+    with pytest.raises(data.DatasetNotFound, match="has SHA256 .* was expected, so it was deleted"):
         data.load_facial_keypoints("real")
     assert list(data.keypoints.keypoints_dir().iterdir()) == []
 
@@ -455,13 +476,15 @@ def test_unreachable_mirror_is_explained(tmp_path, monkeypatch):
 
 def test_holdout_split_round_trip(kaggle_csv, tmp_path, monkeypatch):
     path, pixels, keypoints = kaggle_csv
-    files = data.split_keypoints_holdout(path, tmp_path / "hidden", n_hidden=3, seed=1)
-    with open(files.student_csv, newline="") as file:
+    files = splits.draw_keypoint_holdout(path, tmp_path / "hidden", n_hidden=3,
+                                         heldout_dir=tmp_path / "published", seed=1)
+    with open(files.mirror_csv, newline="") as file:
         student_rows = list(csv.reader(file))[1:]
     assert len(student_rows) == 12 - 3
 
-    monkeypatch.setenv("COURSE_HIDDEN_DIR", str(tmp_path / "hidden"))
-    images, hidden_points = data.load_hidden("facial_keypoints", "real")
+    monkeypatch.setenv("COURSE_HELDOUT_DIR", str(tmp_path / "published"))
+    split = splits.load_grading_split("facial_keypoints", "real", hidden_dir=tmp_path / "hidden")
+    images, hidden_points = split.images, split.labels
     assert images.shape == (3, 96, 96, 1) and hidden_points.shape == (3, 30)
     assert not np.isnan(hidden_points).any()
     held = [int(np.flatnonzero(np.all(np.isclose(keypoints, row), axis=1))[0])
@@ -470,12 +493,14 @@ def test_holdout_split_round_trip(kaggle_csv, tmp_path, monkeypatch):
     assert np.array_equal(np.round(images[..., 0] * 255).astype(np.uint8), pixels[held])
 
     # Students get every other row, in order, through the mirror.
-    monkeypatch.setenv("COURSE_KEYPOINTS_URL", files.student_csv.as_uri())
-    monkeypatch.setenv("COURSE_KEYPOINTS_SHA256", files.student_sha256)
+    monkeypatch.setenv("COURSE_KEYPOINTS_URL", files.mirror_csv.as_uri())
+    monkeypatch.setenv("COURSE_KEYPOINTS_SHA256", files.mirror_sha256)
     kept = [i for i in range(12) if i not in held]
     _assert_loaded(data.load_facial_keypoints("real"), pixels[kept], keypoints[kept])
 
 
 def test_holdout_refuses_more_faces_than_are_complete(kaggle_csv, tmp_path):
     with pytest.raises(ValueError, match="n_hidden"):
-        data.split_keypoints_holdout(kaggle_csv[0], tmp_path / "hidden", n_hidden=5)
+        splits.draw_keypoint_holdout(kaggle_csv[0], tmp_path / "hidden", n_hidden=5,
+                                     heldout_dir=tmp_path / "published")
+    assert not (tmp_path / "published").exists()  # refused before anything was written

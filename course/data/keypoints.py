@@ -19,8 +19,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+import uuid
 import zipfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import NamedTuple
 
@@ -275,12 +276,15 @@ def parsed_training_file() -> tuple[np.ndarray, np.ndarray]:
         with np.load(cached) as stored:
             return stored["images"], stored["keypoints"]
     pixels, keypoints = rows_to_arrays(*read_training_rows(path))
+    # A name of this call's own: notebooks that share a cache may parse at the
+    # same time, and one must never rename another's half-written file into place.
+    partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}.part.npz")
     try:
-        partial = cached.with_name(cached.name + ".part.npz")
         np.savez(partial, images=pixels, keypoints=keypoints)
         partial.replace(cached)
-    except OSError:
-        pass  # not writable: parse again next time
+    except OSError:  # not writable (parse again next time), or a full disk
+        with suppress(OSError):
+            partial.unlink(missing_ok=True)
     return pixels, keypoints
 
 
