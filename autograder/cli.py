@@ -103,6 +103,7 @@ def cmd_grade(args) -> int:
         data_source=args.data, quick=True if args.quick else None, splits=args.splits,
         hidden_dir=Path(hidden).resolve() if hidden else None,
         progress=not args.no_progress, image=args.image, sandbox_env=tuple(args.env),
+        readable=tuple(p.resolve() for p in args.read_only),
     )
     if options.backend == "none":
         print("WARNING: --backend none runs student code WITHOUT isolation; recorded per "
@@ -286,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default $COURSE_HIDDEN_DIR)")
     p.add_argument("--env", action="append", default=[], type=_env_pair, metavar="NAME=VALUE",
                    help="an extra environment variable for the student's kernel (repeatable)")
+    p.add_argument("--read-only", action="append", default=[], type=Path, metavar="FOLDER",
+                   help="an extra folder the student's code may read, e.g. a shared dataset "
+                        "(repeatable; never the hidden data)")
     p.add_argument("--timeout-test", type=float, default=t.test, help="s per test cell")
     p.add_argument("--timeout-training", type=float, default=t.training,
                    help="s per cell tagged 'training'")

@@ -116,6 +116,7 @@ class GradeOptions:
     progress: bool = True
     image: str | None = None  # docker image (default: the Dockerfile's tag)
     sandbox_env: tuple[tuple[str, str], ...] = ()  # extra variables for the student's kernel
+    readable: tuple[Path, ...] = ()  # extra folders the sandbox may read (shared datasets)
 
     @property
     def db_path(self) -> Path:

@@ -98,6 +98,12 @@ class GradingSetup:
         self.quick = opts.quick if opts.quick is not None else quick_mode()
         self._check_coverage(toml)
         self.backend = sandbox.choose_backend(opts.backend, opts.image or sandbox.DOCKER_IMAGE)
+        hidden = opts.hidden_dir.resolve() if opts.hidden_dir else None
+        for folder in opts.readable:
+            folder = folder.resolve()
+            if hidden and (folder == hidden or hidden in folder.parents or folder in hidden.parents):
+                raise GraderMisconfigured(f"--read-only {folder} overlaps the hidden folder "
+                                          f"{hidden}: the sandbox would see the grading labels")
         self.scratch = Path(tempfile.mkdtemp(prefix="course-grader-", dir=opts.scratch_dir))
         # Sandboxed uids reach their own work dir below it without listing the others
         # (the user backend shows them the host's file system as it is).
@@ -221,7 +227,8 @@ class GradingSetup:
         _, data_dirs = self.data_mounts()
         return sandbox.SandboxSpec(
             work_dir=work_dir, env=self.environment(work_dir, gpu), limits=self.options.limits,
-            readable=[*sandbox.python_paths(), *sandbox.package_dirs(), *data_dirs],
+            readable=[*sandbox.python_paths(), *sandbox.package_dirs(), *data_dirs,
+                      *self.options.readable],
             hidden=list(hidden or []), gpu=gpu, uid=uid)
 
     def case_cells(self, nb: nbformat.NotebookNode) -> list[dict]:

@@ -120,10 +120,11 @@ def problems(path: Path) -> list[str]:
     setup = first_code_cell(nb)
     if setup is None or setup.source != setup_cell(nb):
         found.append("first code cell is not the shared setup cell (`python -m course.notebooks sync`)")
-    badges = COLAB_BADGE.findall(nb.cells[0].source) if nb.cells else []
-    if badges != [colab_url(badge_path(path))]:
-        found.append(f"the first cell's Colab badge is not {colab_url(badge_path(path))} "
-                     "(`python -m course.notebooks sync`)")
+    if path.resolve().is_relative_to(ROOT):  # a course notebook, published at a known path
+        expected = colab_url(badge_path(path))
+        if (COLAB_BADGE.findall(nb.cells[0].source) if nb.cells else []) != [expected]:
+            found.append(f"the first cell's Colab badge is not {expected} "
+                         "(`python -m course.notebooks sync`)")
     return found
 
 
@@ -139,7 +140,8 @@ def sync(path: Path) -> bool:
     if setup is None:
         raise ValueError(f"{path}: no code cell to hold the setup cell")
     setup.source = setup_cell(nb)
-    nb.cells[0].source = COLAB_BADGE.sub(colab_url(badge_path(path)), nb.cells[0].source)
+    if path.resolve().is_relative_to(ROOT):
+        nb.cells[0].source = COLAB_BADGE.sub(colab_url(badge_path(path)), nb.cells[0].source)
     after = nbformat.writes(nb) + "\n"
     if after != before:
         path.write_text(after)

@@ -5,8 +5,7 @@ import json
 import nbformat
 import pytest
 
-from course.notebooks import ROOT, course_notebooks, problems, sync
-from course.runtime import BOOTSTRAP_CELL
+from course.notebooks import ROOT, course_notebooks, problems, setup_cell, sync
 
 NOTEBOOKS = course_notebooks()
 IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
@@ -45,7 +44,8 @@ def test_problems_reports_outputs_and_stale_setup_then_sync_fixes_them(tmp_path)
     assert any("outputs" in p for p in found) and any("setup cell" in p for p in found)
     assert sync(path) is True
     assert problems(path) == []
-    assert nbformat.read(path, as_version=4).cells[1].source == BOOTSTRAP_CELL
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[1].source == setup_cell(nb)
     assert sync(path) is False  # idempotent
 
 
