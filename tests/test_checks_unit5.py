@@ -1,11 +1,41 @@
 """The Unit 5 self-checks accept right answers and explain typical wrong ones."""
 
+import re
+
+import nbformat
 import numpy as np
 import pytest
 
-from course import metrics
 from course.checks import CheckFailed
 from course.checks import unit5 as check
+from course.notebooks import ROOT
+
+NOTEBOOK = ROOT / "units" / "05_image_segmentation.ipynb"
+
+
+def notebook_cells(kind):
+    return [c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells if c.cell_type == kind]
+
+
+def test_exercises_are_numbered_in_order_and_match_their_checks():
+    headings = [m for source in notebook_cells("markdown")
+                for m in re.findall(r"^### (Exercise 5\.\d) ", source, flags=re.M)]
+    assert headings == ["Exercise 5.1", "Exercise 5.2", "Exercise 5.3"]
+    titles = [check.conv_transpose.title, check.receptive_field.title, check.dice.title]
+    assert [t.split(" —")[0] for t in titles] == headings
+
+
+def test_the_notebook_uses_no_segmentation_metric_of_the_student_package():
+    """IoU and Dice come from Keras and the student's own function, not from course.metrics."""
+    code = "\n".join(notebook_cells("code"))
+    removed = re.findall(r"metrics\.(iou_per_class|mean_iou_metric|mean_iou|dice_per_class|mean_dice)\b",
+                         code)
+    assert removed == []
+    assert "_solution" not in code  # later cells reuse the student's functions instead
+    for use in ("check.conv_transpose.use(conv_transpose)",
+                "check.receptive_field.use(receptive_field)", "check.dice.use(dice_per_class)"):
+        assert use in code
+    assert "keras.metrics.MeanIoU" in code and "keras.metrics.IoU" in code
 
 # --------------------------------------------------------------------------- 5.1 conv_transpose
 
@@ -75,7 +105,7 @@ def off_by_a_bit(x, kernel, stride):
         (same_size, "padding='same'"),
         (flipped_kernel, "kernel flipped"),
         (stamps_one_apart, r"stamps are 1 pixel apart"),
-        (overwrites, r"add them \(`\+=`\)"),
+        (overwrites, "they add up, the second must not replace the first"),
         (transposed_output, "height and width are swapped"),
         (off_by_a_bit, "differs from the expected values"),
         (lambda x, kernel, stride: None, "forget to `return`"),
@@ -139,46 +169,71 @@ def test_receptive_field_accepts_a_float_whole_number():
     assert check.receptive_field(lambda layers: float(receptive_field_backwards(layers))) is True
 
 
-# --------------------------------------------------------------------------- 5.3 iou
+# --------------------------------------------------------------------------- 5.3 dice
 
 
-def test_iou_accepts_course_metrics():
-    assert check.iou(metrics.iou_per_class) is True
+def dice_by_counting(y_true, y_pred, num_classes):
+    """A different correct route: one-hot masks, counts per class in one go."""
+    classes = np.arange(num_classes)
+    true_hot = np.asarray(y_true)[..., None] == classes
+    pred_hot = np.asarray(y_pred)[..., None] == classes
+    pixel_axes = tuple(range(true_hot.ndim - 1))
+    overlap = (true_hot & pred_hot).sum(axis=pixel_axes)
+    sizes = true_hot.sum(axis=pixel_axes) + pred_hot.sum(axis=pixel_axes)
+    with np.errstate(invalid="ignore"):
+        return np.where(sizes > 0, 2 * overlap / sizes, np.nan)
 
 
-def test_iou_reference_matches_course_metrics_on_random_masks():
-    rng = np.random.default_rng(1)
-    y_true, y_pred = rng.integers(0, 4, (2, 9, 7)), rng.integers(0, 3, (2, 9, 7))
-    np.testing.assert_allclose(
-        check.iou_per_class_solution(y_true, y_pred, 5),
-        metrics.iou_per_class(y_true, y_pred, 5),
-        equal_nan=True,
-    )
+def test_dice_accepts_an_equivalent_vectorised_answer(capsys):
+    assert check.dice(dice_by_counting) is True
+    assert "correct" in capsys.readouterr().out
 
 
-def _iou_variant(y_true, y_pred, num_classes, *, union=None, absent=np.nan, defined=None):
+def test_dice_reference_on_the_worked_example():
+    true = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 1, 1], [2, 2, 2, 2]])
+    pred = np.array([[0, 0, 0, 1], [0, 1, 1, 1], [2, 2, 1, 1], [2, 1, 2, 2]])
+    np.testing.assert_allclose(check.dice_per_class_solution(true, pred, 3),
+                               [6 / 8, 10 / 13, 10 / 11])
+
+
+def test_dice_agrees_with_keras_iou_through_the_relation():
+    """Dice = 2 IoU / (1 + IoU) class by class, with Keras computing the IoU independently."""
+    keras = pytest.importorskip("keras")
+    rng = np.random.default_rng(7)
+    true, pred = rng.integers(0, 3, (2, 9, 7)), rng.integers(0, 3, (2, 9, 7))
+    ious = []
+    for c in range(3):
+        metric = keras.metrics.IoU(num_classes=3, target_class_ids=[c])
+        metric.update_state(true, pred)
+        ious.append(float(metric.result()))
+    ious = np.array(ious)
+    np.testing.assert_allclose(check.dice_per_class_solution(true, pred, 3),
+                               2 * ious / (1 + ious), rtol=1e-6)
+
+
+def test_the_unit_publishes_no_iou_function():
+    """Assignment A3 asks for IoU per class: the unit's checks must not contain its answer."""
+    public = [name for name in vars(check) if "iou" in name.lower()]
+    assert public == []
+
+
+def _dice_variant(y_true, y_pred, num_classes, *, score=None, undefined=np.nan, defined=None):
     out = []
     for c in range(num_classes):
         t, p = y_true == c, y_pred == c
-        inter = np.sum(t & p)
-        u = union(t, p, inter) if union else np.sum(t | p)
-        if defined is not None and not defined(t, p):
-            out.append(absent)
-        elif u == 0:
-            out.append(absent)
+        overlap, sizes, union = np.sum(t & p), t.sum() + p.sum(), np.sum(t | p)
+        if (defined is not None and not defined(t, p)) or sizes == 0:
+            out.append(undefined)
         else:
-            out.append(inter / u)
+            out.append(score(overlap, sizes, union) if score else 2 * overlap / sizes)
     return np.array(out, float)
 
 
 def per_image_average(y_true, y_pred, num_classes):
     if y_true.ndim == 2:
-        return check.iou_per_class_solution(y_true, y_pred, num_classes)
+        return check.dice_per_class_solution(y_true, y_pred, num_classes)
     return np.nanmean(
-        [
-            check.iou_per_class_solution(t, p, num_classes)
-            for t, p in zip(y_true, y_pred, strict=True)
-        ],
+        [check.dice_per_class_solution(t, p, num_classes) for t, p in zip(y_true, y_pred, strict=True)],
         axis=0,
     )
 
@@ -186,24 +241,23 @@ def per_image_average(y_true, y_pred, num_classes):
 @pytest.mark.parametrize(
     ("answer", "message"),
     [
-        (
-            lambda t, p, n: _iou_variant(t, p, n, union=lambda a, b, i: a.sum() + b.sum()),
-            "counts the intersection twice",
-        ),
-        (lambda t, p, n: _iou_variant(t, p, n, absent=0.0), r"undefined \(0/0\): return np.nan"),
-        (lambda t, p, n: _iou_variant(t, p, n, absent=1.0), "gave it IoU 1"),
-        (
-            lambda t, p, n: _iou_variant(t, p, n, defined=lambda a, b: a.any()),
-            "only predicted has IoU 0",
-        ),
-        (
-            lambda t, p, n: _iou_variant(t, p, n, union=lambda a, b, i: (a.sum() + b.sum()) / 2),
-            "Dice coefficient",
-        ),
-        (per_image_average, "averaged per-image IoUs"),
-        (lambda t, p, n: metrics.mean_iou(t, p, n), "return one IoU per class"),
+        (lambda t, p, n: _dice_variant(t, p, n, score=lambda i, s, u: i / s), "half the Dice"),
+        (lambda t, p, n: _dice_variant(t, p, n, score=lambda i, s, u: i / u), "these are IoU values"),
+        (lambda t, p, n: _dice_variant(t, p, n, score=lambda i, s, u: 2 * i / u), "not the union"),
+        (lambda t, p, n: _dice_variant(t, p, n, score=lambda i, s, u: 200 * i / s),
+         "100 times too large"),
+        (lambda t, p, n: _dice_variant(t, p, n, undefined=0.0), r"undefined \(0/0\): return NaN"),
+        (lambda t, p, n: _dice_variant(t, p, n, undefined=1.0), "gave it Dice 1"),
+        (lambda t, p, n: _dice_variant(t, p, n, defined=lambda a, b: a.any()),
+         "only predicted, or only true, has Dice 0"),
+        (per_image_average, "averaged per-image Dice"),
+        (lambda t, p, n: np.nanmean(check.dice_per_class_solution(t, p, n)),
+         "You returned one number"),
+        (lambda t, p, n: check.dice_per_class_solution(t, p, 3), "also for classes that appear"),
+        (lambda t, p, n: check.dice_per_class_solution(t, p, n) * 0.9, "Work the 4x4 example"),
+        (lambda t, p, n: None, "forget to `return`"),
     ],
 )
-def test_iou_names_the_mistake(answer, message):
+def test_dice_names_the_mistake(answer, message):
     with pytest.raises(CheckFailed, match=message):
-        check.iou(answer)
+        check.dice(answer)

@@ -3,8 +3,13 @@
 Each check runs the student's function on a worked example and on random
 inputs (fixed seed), compares with the reference below and, when they
 disagree, recomputes the answer the usual mistakes would give (forgotten
-stride, flipped kernel, union that counts the intersection twice ...) so that
-the message can name the mistake that was made.
+stride, flipped kernel, a Dice without its factor 2 ...) so that the message
+can name the mistake that was made. The messages explain; they do not hand
+out the code.
+
+Intersection over union per class is not an exercise here: assignment A3
+asks for it, so this module publishes no IoU function (the unit measures IoU
+with ``keras.metrics.IoU`` and ``keras.metrics.MeanIoU``).
 """
 
 from __future__ import annotations
@@ -42,18 +47,18 @@ def receptive_field_solution(layers):
     return field
 
 
-def iou_per_class_solution(y_true, y_pred, num_classes):
-    """IoU of every class over all pixels; NaN where a class is in neither truth nor prediction."""
+def dice_per_class_solution(y_true, y_pred, num_classes):
+    """Dice of every class over all pixels; NaN where a class is in neither truth nor prediction."""
     y_true = np.asarray(y_true)
     y_pred = np.asarray(y_pred)
-    ious = np.full(num_classes, np.nan)
+    dice = np.full(num_classes, np.nan)
     for c in range(num_classes):
         in_true = y_true == c
         in_pred = y_pred == c
-        union = np.logical_or(in_true, in_pred).sum()
-        if union > 0:
-            ious[c] = np.logical_and(in_true, in_pred).sum() / union
-    return ious
+        sizes = in_true.sum() + in_pred.sum()
+        if sizes > 0:
+            dice[c] = 2 * np.logical_and(in_true, in_pred).sum() / sizes
+    return dice
 
 
 # --------------------------------------------------------------------------- helpers
@@ -134,9 +139,10 @@ def conv_transpose(fn):
             continue
         if _matches(result, conv_transpose_solution(x, kernel[::-1, ::-1], stride)):
             raise CheckFailed(
-                f"your output {where} uses the kernel flipped (rotated by 180 degrees). Each "
-                "input pixel stamps the kernel as it is: out[i*S + a, j*S + b] += x[i, j] * "
-                "kernel[a, b]."
+                f"your output {where} uses the kernel flipped (rotated by 180 degrees). A "
+                "transposed convolution stamps the kernel as it is: its top-left entry lands at "
+                "the stamp's top-left corner. (Flipping belongs to the other way of computing "
+                "it, by zero insertion and an ordinary convolution.)"
             )
         if stride > 1:
             unstrided = conv_transpose_solution(x, kernel, 1)
@@ -145,7 +151,7 @@ def conv_transpose(fn):
             if _matches(result, padded):
                 raise CheckFailed(
                     f"your output {where} has the right size, but the stamps are 1 pixel apart: "
-                    "input pixel (i, j) must stamp the kernel at (i*stride, j*stride)."
+                    "one step in the input must move the stamp `stride` pixels in the output."
                 )
         if _matches(result.T, expected):
             raise CheckFailed(
@@ -154,8 +160,9 @@ def conv_transpose(fn):
             )
         if _matches(result, _conv_transpose_overwriting(x, kernel, stride)):
             raise CheckFailed(
-                f"your output {where} keeps only the last stamp where stamps overlap: add them "
-                "(`+=`), do not assign (`=`). Overlapping contributions sum."
+                f"your output {where} keeps only the last stamp where stamps overlap. Where two "
+                "stamps cover the same output pixel, both contributions count: they add up, "
+                "the second must not replace the first."
             )
         require_close(result, expected, f"your output {where}")
 
@@ -178,7 +185,7 @@ def _receptive_field_mistakes(layers):
     correct = receptive_field_solution(layers)
     return [
         (correct - 1, "you forgot the starting 1 (a single pixel sees itself: r_0 = 1)"),
-        (correct + 1, "one too many: start from r_0 = 1 and add (k - 1)*d*jump per layer"),
+        (correct + 1, "one too many: a stack of 1x1 layers sees exactly 1 pixel"),
         (
             field_no_dilation,
             "the dilation is ignored: a kernel k with dilation d spans (k - 1)*d + 1 pixels",
@@ -235,59 +242,55 @@ def receptive_field(fn):
             continue
         hint = next(
             (text for value, text in _receptive_field_mistakes(layers) if value == int(result)),
-            "use r = 1 + sum over layers of (k - 1)*d*jump, jump = product of earlier strides",
+            "work the examples of the text by hand (three 3x3 layers see 7 pixels; with "
+            "dilations 1, 2, 4 they see 15) and compare with what your function returns",
         )
         raise CheckFailed(f"{where} returned {result}, expected {expected}: {hint}.")
 
 
-# --------------------------------------------------------------------------- 5.3 IoU
+# --------------------------------------------------------------------------- 5.3 Dice
 
 
-def _counts(y_true, y_pred, num_classes):
-    inter = np.array([np.sum((y_true == c) & (y_pred == c)) for c in range(num_classes)], float)
-    in_true = np.array([np.sum(y_true == c) for c in range(num_classes)], float)
-    in_pred = np.array([np.sum(y_pred == c) for c in range(num_classes)], float)
-    return inter, in_true, in_pred
-
-
-def _iou_value_hint(result, y_true, y_pred, num_classes) -> str:
-    inter, in_true, in_pred = _counts(y_true, y_pred, num_classes)
-    present = (in_true + in_pred) > 0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        double_counted = np.where(present, inter / (in_true + in_pred), np.nan)
-        dice = np.where(present, 2 * inter / (in_true + in_pred), np.nan)
-    if np.allclose(result[present], double_counted[present], atol=1e-6):
-        return (
-            "your union is |T| + |P|, which counts the intersection twice. Use "
-            "|T ∪ P| = |T| + |P| - |T ∩ P| (or np.logical_or(...).sum())"
-        )
-    if np.allclose(result[present], dice[present], atol=1e-6):
-        return "that is the Dice coefficient 2|T ∩ P| / (|T| + |P|), not the IoU"
+def _dice_value_hint(result, expected, y_true, y_pred, num_classes) -> str:
+    """Name the usual slip that reproduces ``result`` on the classes where Dice is defined."""
+    defined = ~np.isnan(expected)
+    got, want = result[defined], expected[defined]
+    iou = want / (2 - want)  # Dice = 2 IoU / (1 + IoU), solved for the IoU
+    slips = [
+        (want / 2, "your values are half the Dice. The denominator |T| + |P| counts every "
+                   "overlapping pixel twice, so the overlap in the numerator must be counted "
+                   "twice as well: a perfect prediction must score 1"),
+        (100 * want, "your values are 100 times too large: Dice is a fraction between 0 and 1, "
+                     "not a percentage"),
+        (iou, "these are IoU values (overlap divided by the union). Dice divides twice the "
+              "overlap by the two region sizes added up, and is never smaller than the IoU"),
+        (2 * iou, "with twice the overlap on top, the denominator must be the two region sizes "
+                  "added up (|T| + |P|), not the union: your values exceed 1 where a perfect "
+                  "prediction should score exactly 1"),
+    ]
+    for value, text in slips:
+        if np.allclose(got, value, atol=1e-6):
+            return text
     if y_true.ndim == 3:
         per_image = np.nanmean(
-            [
-                iou_per_class_solution(t, p, num_classes)
-                for t, p in zip(y_true, y_pred, strict=True)
-            ],
+            [dice_per_class_solution(t, p, num_classes) for t, p in zip(y_true, y_pred, strict=True)],
             axis=0,
         )
         if np.allclose(result, per_image, atol=1e-6, equal_nan=True):
-            return (
-                "you averaged per-image IoUs; count intersection and union over all pixels of "
-                "all images first, then divide once"
-            )
+            return ("you averaged per-image Dice values. Count the pixels of all images "
+                    "together and divide once, so that every pixel weighs the same")
     return ""
 
 
-@exercise("Exercise 5.3 — intersection over union per class", solution=iou_per_class_solution)
-def iou(fn):
+@exercise("Exercise 5.3 — Dice coefficient per class", solution=dice_per_class_solution)
+def dice(fn):
     """Check `fn(y_true, y_pred, num_classes)` on a worked example, absent classes and batches."""
     rng = np.random.default_rng(53)
     worked_true = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [2, 2, 1, 1], [2, 2, 2, 2]])
     worked_pred = np.array([[0, 0, 0, 1], [0, 1, 1, 1], [2, 2, 1, 1], [2, 1, 2, 2]])
-    # Class 3 appears nowhere: its IoU is undefined (NaN), not 0.
+    # Class 3 appears nowhere: its Dice is undefined (NaN), not 0.
     absent = (worked_true, worked_pred, 4)
-    # Class 2 is only predicted, never true: IoU 0 (pure false positives), not NaN.
+    # Class 2 is only predicted, never true: Dice 0 (pure false positives), not NaN.
     only_predicted = (np.array([[0, 0], [1, 1]]), np.array([[0, 2], [1, 1]]), 3)
     batch_true = rng.integers(0, 3, size=(3, 6, 5))
     batch_pred = np.where(rng.random((3, 6, 5)) < 0.7, batch_true, rng.integers(0, 3, (3, 6, 5)))
@@ -295,35 +298,39 @@ def iou(fn):
     cases = [(worked_true, worked_pred, 3), absent, only_predicted, (batch_true, batch_pred, 3)]
     for y_true, y_pred, num_classes in cases:
         where = f"(masks of shape {y_true.shape}, num_classes={num_classes})"
-        expected = iou_per_class_solution(y_true, y_pred, num_classes)
+        expected = dice_per_class_solution(y_true, y_pred, num_classes)
         raw = fn(y_true.copy(), y_pred.copy(), num_classes)
-        result = as_array(raw, f"your IoUs {where}")
+        result = as_array(raw, f"your Dice values {where}")
         if result.shape != expected.shape:
-            extra = ""
-            if result.ndim == 0:
-                extra = " You returned one number: return one IoU per class (the mean comes later)."
+            extra = (" You returned one number: return one Dice value per class (the mean "
+                     "over classes comes later)." if result.ndim == 0 else
+                     " Return one value for every class 0 .. num_classes - 1, also for classes "
+                     "that appear in neither mask.")
             raise CheckFailed(
-                f"your IoUs {where} have shape {result.shape}, expected ({num_classes},).{extra}"
+                f"your Dice values {where} have shape {result.shape}, expected "
+                f"({num_classes},).{extra}"
             )
         undefined = np.isnan(expected)
         for c in np.flatnonzero(undefined):
             if not np.isnan(result[c]):
                 raise CheckFailed(
                     f"class {c} appears in neither the truth nor the prediction {where}, but you "
-                    f"gave it IoU {result[c]:g}. Its IoU is undefined (0/0): return np.nan so "
-                    "that np.nanmean leaves it out of the mean IoU instead of dragging it down."
+                    f"gave it Dice {result[c]:g}. Its Dice is undefined (0/0): return NaN, so "
+                    "that a mean over classes with np.nanmean leaves it out instead of "
+                    "counting it as a success or a failure."
                 )
         for c in np.flatnonzero(~undefined & np.isnan(result)):
             raise CheckFailed(
-                f"class {c} has IoU NaN in your answer {where}, but it occurs in the truth or the "
-                "prediction, so its union is not empty and its IoU is defined (a class that is "
-                "only predicted has IoU 0). Return NaN only when the union is empty."
+                f"class {c} has Dice NaN in your answer {where}, but it occurs in the truth or "
+                "the prediction, so its Dice is defined (a class that is only predicted, or "
+                "only true, has Dice 0). Return NaN only when neither mask contains the class."
             )
         if not _matches(result, expected):
-            hint = _iou_value_hint(result, y_true, y_pred, num_classes)
+            hint = _dice_value_hint(result, expected, y_true, y_pred, num_classes)
             worst = int(np.nanargmax(np.abs(np.nan_to_num(result - expected))))
             raise CheckFailed(
-                f"your IoU of class {worst} {where} is {result[worst]:.4g}, expected "
+                f"your Dice of class {worst} {where} is {result[worst]:.4g}, expected "
                 f"{expected[worst]:.4g}. "
-                + (f"Hint: {hint}." if hint else "IoU_c = |T_c ∩ P_c| / |T_c ∪ P_c|.")
+                + (f"Hint: {hint}." if hint else
+                   "Work the 4x4 example of the notebook by hand and compare class by class.")
             )

@@ -2,8 +2,9 @@
 
 Each check runs the student's function on hand-picked and random inputs,
 compares with the reference below and, when they disagree, tries the typical
-mistakes (a flipped sign, a forgotten weight decay, an off-by-one warm-up, an
-unscaled dropout mask ...) so that the message can name the one that was made.
+mistakes (an off-by-one warm-up, a flipped sign, a forgotten weight decay, an
+unscaled dropout mask ...) so that the message can name the one that was made,
+without handing out the code.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import math
 
 import numpy as np
 
-from course.checks import CheckFailed, as_array, exercise, require, require_close
-
-
-def momentum_step_solution(w, v, grad, lr, momentum=0.9, weight_decay=0.0005):
-    """One AlexNet update: v <- momentum*v - weight_decay*lr*w - lr*grad; w <- w + v."""
-    v_new = momentum * v - weight_decay * lr * w - lr * grad
-    w_new = w + v_new
-    return w_new, v_new
+from course.checks import (
+    CheckFailed,
+    as_array,
+    exercise,
+    require,
+    require_close,
+    require_no_loops,
+)
 
 
 def warmup_cosine_solution(step, peak_lr, warmup_steps, total_steps, floor_lr=0.0):
@@ -32,6 +33,13 @@ def warmup_cosine_solution(step, peak_lr, warmup_steps, total_steps, floor_lr=0.
     return floor_lr + 0.5 * (peak_lr - floor_lr) * (1.0 + math.cos(math.pi * progress))
 
 
+def momentum_step_solution(w, v, grad, lr, momentum=0.9, weight_decay=0.0005):
+    """One AlexNet update: v <- momentum*v - weight_decay*lr*w - lr*grad; w <- w + v."""
+    v_new = momentum * v - weight_decay * lr * w - lr * grad
+    w_new = w + v_new
+    return w_new, v_new
+
+
 def dropout_forward_solution(x, rate, training, rng):
     """Inverted dropout: zero each entry with probability `rate`, scale survivors by 1/(1-rate)."""
     x = np.asarray(x, dtype=float)
@@ -41,7 +49,94 @@ def dropout_forward_solution(x, rate, training, rng):
     return x * keep / (1.0 - rate)
 
 
-# --------------------------------------------------------------------------- 6.1 momentum
+# --------------------------------------------------------------------------- 6.1 warm-up + cosine
+
+
+def _schedule(fn, steps, *args) -> np.ndarray:
+    values = []
+    for step in steps:
+        value = fn(int(step), *args)
+        if value is None:
+            raise CheckFailed(
+                f"your function returned None at step {step}: did you forget to `return`?"
+            )
+        values.append(as_array(value, f"your learning rate at step {step}"))
+    return np.array([float(v) for v in values])
+
+
+def _off_by_one_warmup(step, peak_lr, warmup_steps, total_steps, floor_lr):
+    if step < warmup_steps:
+        return peak_lr * (step + 1) / warmup_steps
+    return warmup_cosine_solution(step, peak_lr, warmup_steps, total_steps, floor_lr)
+
+
+@exercise("Exercise 6.1 — linear warm-up followed by cosine decay",
+          solution=warmup_cosine_solution)
+def warmup_cosine(fn):
+    """Check `fn(step, peak_lr, warmup_steps, total_steps, floor_lr)` on whole schedules."""
+    for peak, warmup, total, floor in [(0.1, 10, 100, 0.001), (2.0, 5, 40, 0.25),
+                                       (0.4, 20, 60, 0.0)]:
+        args = (peak, warmup, total, floor)
+        where = f"(peak_lr={peak}, warmup_steps={warmup}, total_steps={total}, floor_lr={floor})"
+        steps = np.arange(0, total + 6)  # a few steps past the end: the floor must hold there
+        got = _schedule(fn, steps, *args)
+        expected = np.array([warmup_cosine_solution(int(s), *args) for s in steps])
+        if np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+            continue
+        if np.isclose(got[0], peak):
+            raise CheckFailed(
+                f"{where}: step 0 already has the peak rate {got[0]:.4g}: there is no warm-up. "
+                "Before warmup_steps the rate must grow in a straight line, from 0 at step 0 "
+                "to the peak at step warmup_steps."
+            )
+        if not np.allclose(got[:warmup], expected[:warmup]):
+            off_by_one = np.array([_off_by_one_warmup(int(s), *args) for s in steps])
+            if np.allclose(got[:warmup], off_by_one[:warmup]):
+                raise CheckFailed(
+                    f"{where}: your warm-up is one step ahead (step 0 gives {got[0]:.4g}, and "
+                    f"step {warmup - 1} already reaches the peak). The warm-up starts at 0 at "
+                    "step 0 and reaches peak_lr exactly at step == warmup_steps, not one step "
+                    "earlier."
+                )
+            bad = int(np.argmax(~np.isclose(got[:warmup], expected[:warmup])))
+            raise CheckFailed(
+                f"{where}: during the warm-up, step {bad} gives {got[bad]:.6g}, expected "
+                f"{expected[bad]:.6g}: the warm-up is a straight line from (0, 0) to "
+                "(warmup_steps, peak_lr)."
+            )
+        if not np.isclose(got[warmup], peak):
+            raise CheckFailed(
+                f"{where}: at step == warmup_steps ({warmup}) the rate should be exactly the "
+                f"peak {peak}, you have {got[warmup]:.6g}. Check the boundary between the two "
+                "phases: the cosine starts at progress 0 there."
+            )
+        if not np.isclose(got[total], floor, atol=1e-9):
+            hint = (
+                " It decays to 0 instead: the half cosine must run from the peak down to "
+                "floor_lr, not down to 0."
+                if np.isclose(got[total], 0.0, atol=1e-9) and floor > 0
+                else " The cosine's progress must run from 0 at warmup_steps to 1 at "
+                "total_steps: the decay phase lasts total_steps - warmup_steps steps."
+            )
+            raise CheckFailed(
+                f"{where}: at step == total_steps ({total}) the rate should reach the floor "
+                f"{floor}, you have {got[total]:.6g}.{hint}"
+            )
+        after = got[total + 1 :]
+        require(
+            np.allclose(after, floor, atol=1e-9),
+            f"{where}: after total_steps the rate must stay at the floor {floor}; at step "
+            f"{total + 1} you have {after[0]:.6g} (the cosine comes back up if you do not stop it).",
+        )
+        middle = warmup + (total - warmup) // 2
+        require_close(
+            got[warmup:total + 1], expected[warmup:total + 1],
+            f"your cosine phase {where} (e.g. step {middle} should be {expected[middle]:.6g})",
+            rtol=1e-6, atol=1e-9,
+        )
+
+
+# --------------------------------------------------------------------------- 6.2 momentum
 
 
 def _split_pair(result, name: str):
@@ -57,23 +152,23 @@ def _momentum_mistake(w, v, grad, lr, mom, wd, w_new, v_new) -> str | None:
     """Name the typical mistake that reproduces the student's (w_new, v_new), if any."""
     right_v = mom * v - wd * lr * w - lr * grad
     candidates = {
-        "the gradient term has the wrong sign: the velocity must move *against* the gradient, "
-        "v <- 0.9 v - 0.0005 lr w - lr grad.": (
+        "the gradient term has the wrong sign: the velocity must move *against* the gradient "
+        "(downhill), as in plain gradient descent.": (
             w + (mom * v - wd * lr * w + lr * grad),
             mom * v - wd * lr * w + lr * grad,
         ),
-        "the weight-decay term is missing: AlexNet also subtracts 0.0005 * lr * w from the "
-        "velocity, which pulls every weight a little towards 0.": (
+        "the weight-decay term is missing: AlexNet's velocity also gets a small push towards 0, "
+        "proportional to the weights themselves (and to the learning rate).": (
             w + (mom * v - lr * grad),
             mom * v - lr * grad,
         ),
-        "the weight-decay term has the wrong sign: it must shrink the weights "
-        "(- 0.0005 * lr * w), not grow them.": (
+        "the weight-decay term has the wrong sign: it must shrink the weights towards 0, not "
+        "grow them.": (
             w + (mom * v + wd * lr * w - lr * grad),
             mom * v + wd * lr * w - lr * grad,
         ),
-        "the weight decay is not multiplied by the learning rate: the term is "
-        "0.0005 * lr * w, not 0.0005 * w.": (
+        "the weight decay does not scale with the learning rate: like the gradient term, the "
+        "decay term is a step, and every step is measured in units of the learning rate.": (
             w + (mom * v - wd * w - lr * grad),
             mom * v - wd * w - lr * grad,
         ),
@@ -83,8 +178,8 @@ def _momentum_mistake(w, v, grad, lr, mom, wd, w_new, v_new) -> str | None:
             w + v,
             right_v,
         ),
-        "the momentum term is missing: the new velocity keeps 0.9 of the old one "
-        "(0.9 * v).": (
+        "the momentum term is missing: the new velocity must keep a fraction `momentum` of the "
+        "old one, otherwise this is plain gradient descent.": (
             w + (-wd * lr * w - lr * grad),
             -wd * lr * w - lr * grad,
         ),
@@ -96,7 +191,7 @@ def _momentum_mistake(w, v, grad, lr, mom, wd, w_new, v_new) -> str | None:
     return None
 
 
-@exercise("Exercise 6.1 — AlexNet's momentum update with weight decay",
+@exercise("Exercise 6.2 — AlexNet's momentum update with weight decay",
           solution=momentum_step_solution)
 def momentum_step(fn):
     """Check `fn(w, v, grad, lr, momentum=0.9, weight_decay=0.0005) -> (w_new, v_new)`."""
@@ -137,89 +232,6 @@ def momentum_step(fn):
         require_close(w_new, expected_w, f"your w_new {where}")
 
 
-# --------------------------------------------------------------------------- 6.2 warm-up + cosine
-
-
-def _schedule(fn, steps, *args) -> np.ndarray:
-    values = []
-    for step in steps:
-        value = fn(int(step), *args)
-        if value is None:
-            raise CheckFailed(
-                f"your function returned None at step {step}: did you forget to `return`?"
-            )
-        values.append(as_array(value, f"your learning rate at step {step}"))
-    return np.array([float(v) for v in values])
-
-
-def _off_by_one_warmup(step, peak_lr, warmup_steps, total_steps, floor_lr):
-    if step < warmup_steps:
-        return peak_lr * (step + 1) / warmup_steps
-    return warmup_cosine_solution(step, peak_lr, warmup_steps, total_steps, floor_lr)
-
-
-@exercise("Exercise 6.2 — linear warm-up followed by cosine decay",
-          solution=warmup_cosine_solution)
-def warmup_cosine(fn):
-    """Check `fn(step, peak_lr, warmup_steps, total_steps, floor_lr)` on whole schedules."""
-    for peak, warmup, total, floor in [(0.1, 10, 100, 0.001), (2.0, 5, 40, 0.25),
-                                       (0.4, 20, 60, 0.0)]:
-        args = (peak, warmup, total, floor)
-        where = f"(peak_lr={peak}, warmup_steps={warmup}, total_steps={total}, floor_lr={floor})"
-        steps = np.arange(0, total + 6)  # a few steps past the end: the floor must hold there
-        got = _schedule(fn, steps, *args)
-        expected = np.array([warmup_cosine_solution(int(s), *args) for s in steps])
-        if np.allclose(got, expected, rtol=1e-6, atol=1e-9):
-            continue
-        if np.isclose(got[0], peak):
-            raise CheckFailed(
-                f"{where}: step 0 already has the peak rate {got[0]:.4g}: there is no warm-up. "
-                "For step < warmup_steps the rate grows linearly, peak_lr * step / warmup_steps."
-            )
-        if not np.allclose(got[:warmup], expected[:warmup]):
-            off_by_one = np.array([_off_by_one_warmup(int(s), *args) for s in steps])
-            if np.allclose(got[:warmup], off_by_one[:warmup]):
-                raise CheckFailed(
-                    f"{where}: your warm-up is one step ahead (step 0 gives {got[0]:.4g}, and "
-                    f"step {warmup - 1} already reaches the peak). The warm-up starts at 0 and "
-                    "hits peak_lr exactly at step == warmup_steps: use step / warmup_steps."
-                )
-            bad = int(np.argmax(~np.isclose(got[:warmup], expected[:warmup])))
-            raise CheckFailed(
-                f"{where}: during the warm-up, step {bad} gives {got[bad]:.6g}, expected "
-                f"{expected[bad]:.6g} = peak_lr * step / warmup_steps."
-            )
-        if not np.isclose(got[warmup], peak):
-            raise CheckFailed(
-                f"{where}: at step == warmup_steps ({warmup}) the rate should be exactly the "
-                f"peak {peak}, you have {got[warmup]:.6g}. Check the boundary between the two "
-                "phases: the cosine starts at progress 0 there."
-            )
-        if not np.isclose(got[total], floor, atol=1e-9):
-            hint = (
-                " It decays to 0 instead: add floor_lr, i.e. floor + (peak - floor) * ..."
-                if np.isclose(got[total], 0.0, atol=1e-9) and floor > 0
-                else " The cosine's progress must run from 0 at warmup_steps to 1 at total_steps: "
-                "(step - warmup_steps) / (total_steps - warmup_steps)."
-            )
-            raise CheckFailed(
-                f"{where}: at step == total_steps ({total}) the rate should reach the floor "
-                f"{floor}, you have {got[total]:.6g}.{hint}"
-            )
-        after = got[total + 1 :]
-        require(
-            np.allclose(after, floor, atol=1e-9),
-            f"{where}: after total_steps the rate must stay at the floor {floor}; at step "
-            f"{total + 1} you have {after[0]:.6g} (the cosine comes back up if you do not stop it).",
-        )
-        middle = warmup + (total - warmup) // 2
-        require_close(
-            got[warmup:total + 1], expected[warmup:total + 1],
-            f"your cosine phase {where} (e.g. step {middle} should be {expected[middle]:.6g})",
-            rtol=1e-6, atol=1e-9,
-        )
-
-
 # --------------------------------------------------------------------------- 6.3 dropout
 
 
@@ -237,6 +249,9 @@ def _dropout_call(fn, x, rate, training, seed):
 @exercise("Exercise 6.3 — inverted dropout", solution=dropout_forward_solution)
 def dropout_forward(fn):
     """Check `fn(x, rate, training, rng)`: statistics in training, the identity at inference."""
+    require_no_loops(fn, "Dropout works on whole arrays: draw the random numbers for every "
+                         "entry in one call (the generator returns an array of any shape) and "
+                         "combine arrays elementwise.")
     x_random = np.random.default_rng(63).normal(size=(8, 50)) + 3.0  # no zeros in the input
     for rate in (0.2, 0.8, 0.5):  # 0.5 last: there rate and 1 - rate look alike
         where = f"(rate={rate}, training=True)"
@@ -255,24 +270,27 @@ def dropout_forward(fn):
             )
         require(
             abs(dropped - rate) < 0.03,
-            f"{where}: about {rate:.0%} of the entries should be 0 but {dropped:.1%} are. Draw "
-            "one uniform number per entry (rng.random(x.shape)) and drop where it is < rate.",
+            f"{where}: about {rate:.0%} of the entries should be 0 but {dropped:.1%} are. Each "
+            "entry must be dropped on its own, with probability `rate`, using the generator "
+            "`rng` that is passed in.",
         )
         scale = 1.0 / (1.0 - rate)
         if np.allclose(survivors, 1.0):
             raise CheckFailed(
-                f"{where}: the kept entries are not rescaled. Inverted dropout divides them by "
-                f"(1 - rate) = {1 - rate:g} so that the expected output equals the input."
+                f"{where}: the kept entries are not rescaled. Inverted dropout scales them up "
+                "during training so that the expected output equals the input."
             )
         if np.allclose(survivors, rate):
             raise CheckFailed(
-                f"{where}: the kept entries are multiplied by rate = {rate}; they must be "
-                f"divided by (1 - rate), i.e. multiplied by {scale:.4g}."
+                f"{where}: the kept entries are multiplied by rate = {rate}, which shrinks "
+                "them. Inverted dropout makes the survivors *larger*, just enough that the "
+                "average output equals the input although some entries are now 0."
             )
         if np.allclose(survivors, 1.0 - rate):
             raise CheckFailed(
-                f"{where}: the kept entries are multiplied by (1 - rate); inverted dropout "
-                f"DIVIDES them by (1 - rate), i.e. multiplies by {scale:.4g}."
+                f"{where}: the kept entries are multiplied by (1 - rate), which shrinks them "
+                "and scales the average output by (1 - rate)^2. Inverted dropout makes the "
+                "survivors larger, so that the average output equals the input."
             )
         require(
             np.allclose(survivors, scale),
