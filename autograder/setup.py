@@ -232,13 +232,18 @@ class GradingSetup:
             hidden=list(hidden or []), gpu=gpu, uid=uid)
 
     def case_cells(self, nb: nbformat.NotebookNode) -> list[dict]:
-        """The cells a case process runs: locked setup cells and the student's answers."""
+        """The cells a case process runs: the locked setup cells (chosen by the release, not
+        by the submission's own tags) and the student's answers, in notebook order."""
+        setup_ids = {c.metadata["nbgrader"]["grade_id"] for c in
+                     (self.release_nb.cells if self.release_nb else [])
+                     if CASE_SETUP_TAG in c.metadata.get("tags", [])
+                     and c.metadata.get("nbgrader", {}).get("locked")}
+        solution_ids = {c.name for c in self.source_cells if c.is_solution}
         cells = []
         for cell in nb.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            setup = meta.get("locked") and CASE_SETUP_TAG in cell.metadata.get("tags", [])
-            if cell.cell_type == "code" and (meta.get("solution") or setup):
-                cells.append({"label": meta.get("grade_id", "cell"), "source": cell.source})
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if cell.cell_type == "code" and (grade_id in setup_ids or grade_id in solution_ids):
+                cells.append({"label": grade_id, "source": cell.source})
         return cells
 
     def wall_timeout(self) -> float:

@@ -191,6 +191,8 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
 
     nb = nbformat.read(path, as_version=4)
     kernel_env = {**os.environ, **(env or {})}
+    # The kernel draws inline, as in Jupyter and Colab, even when this process is headless.
+    kernel_env.pop("MPLBACKEND", None)
     client = NotebookClient(
         nb, timeout=cell_timeout, kernel_name="python3", km=python_kernel_manager(python),
         resources={"metadata": {"path": str(path.parent)}},
