@@ -73,13 +73,15 @@ def notebook_lines(folder: Path) -> set[str]:
 
 
 def case_lines(course_dir: Path, assignment: str) -> list[str]:
-    """Every non-blank line of the assignment's graded cases (``grading/<assignment>.py``)."""
+    """The significant lines of the assignment's graded cases (``grading/<assignment>.py``):
+    a ``}`` or an import is in every program and tells nothing."""
     from autograder.cases import cases_path
+    from autograder.publish import significant
 
     path = cases_path(course_dir, assignment)
     if not path.exists():
         return []
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return [line.strip() for line in path.read_text().splitlines() if significant(line.strip())]
 
 
 def secret_lines(hidden_lines: list[str], release_dir: Path) -> list[str]:

@@ -74,6 +74,11 @@ def _notebook_lines(folder: Path) -> set[str]:
     return lines
 
 
+def significant(line: str) -> bool:
+    """Long enough to mean something, and not an import, a comment or a decorator."""
+    return len(line) >= MIN_LINE and not line.startswith(BOILERPLATE)
+
+
 def public_idioms(course_dir: Path) -> set[str]:
     """Lines the instructor has declared generic (``grading/public_lines.txt``): API idioms
     such as ``with tf.GradientTape() as tape:`` that a solution and a unit may share."""
@@ -95,8 +100,7 @@ def private_lines(course_dir: Path) -> dict[str, str]:
         public = _notebook_lines(course_dir / "release" / assignment)
 
         def keep(line: str, public=public) -> bool:
-            return (len(line) >= MIN_LINE and line not in public and line not in idioms
-                    and not line.startswith(BOILERPLATE))
+            return significant(line) and line not in public and line not in idioms
 
         for line in _solution_and_hidden_lines(nbformat.read(source, as_version=4)):
             if keep(line):

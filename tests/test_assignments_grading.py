@@ -23,7 +23,7 @@ from solution_runs import COURSE, replica_solution_run
 
 from autograder import collect, feedback, pipeline, release
 from autograder.cases import load_questions
-from autograder.config import GradeOptions
+from autograder.config import GradeOptions, Timeouts
 from autograder.demo import answered_release
 from autograder.sandbox import BwrapSandbox
 
@@ -33,18 +33,55 @@ pytestmark = [
 ]
 AUTOGRADED = ("a1_cnn_classification", "a2_facial_keypoints", "a3_segmentation")
 # One NumPy answer per assignment written as a call to the library the exercise is
-# checked against: it must earn nothing for its question, and only for it.
+# checked against: it must earn nothing for its question, and for the questions whose
+# functions call it (A3's mean_iou averages the student's iou_per_class), and only for them.
 DELEGATED = {
-    "a1_cnn_classification": ("conv_forward", '''def conv_forward(x, w, b, stride=1, pad=0):
+    "a1_cnn_classification": ("conv_forward", (), '''def conv_forward(x, w, b, stride=1, pad=0):
     import tensorflow as tf
     padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     return (tf.nn.conv2d(padded, w, stride, "VALID") + b).numpy()'''),
-    "a3_segmentation": ("iou_per_class", '''def iou_per_class(y_true, y_pred, num_classes):
+    "a3_segmentation": ("iou_per_class", ("mean_iou",), '''def iou_per_class(y_true, y_pred, num_classes):
     import keras
     import numpy as np
     return np.array([float(keras.metrics.IoU(num_classes, [c])(y_true, y_pred))
                      for c in range(num_classes)])'''),
 }
+
+
+# The forgeries of the grading issue, re-measured on A1's released notebook handed in
+# without weights: each earned 50/100 or 20/100 when nbgrader judged test cells by their
+# outputs in the student's kernel; each must now earn what the blank notebook earns.
+FORGERIES = {
+    "swallow": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)",
+    "quiet": "ip = get_ipython()\nip.showtraceback = lambda *a, **k: None",
+    "loop": "while True:\n    pass",
+}
+DELEGATED_POOL = '''def max_pool_forward(x, size=2, stride=2):
+    import tensorflow as tf
+    return tf.nn.max_pool2d(x, size, stride, "VALID").numpy()'''
+
+
+def forged_submissions(assignment) -> dict[str, bytes]:
+    release_nb = COURSE / "release" / assignment / f"{assignment}.ipynb"
+    first = first_autograded_answer(assignment)
+    out = {}
+    for student, source in FORGERIES.items():
+        nb = answer(nbformat.read(release_nb, as_version=4), first, source)
+        out[student] = with_notebook(empty_archive(assignment), nb, f"{assignment}.ipynb")
+    nb = nbformat.read(release_nb, as_version=4)
+    for function, source in ((DELEGATED[assignment][0], DELEGATED[assignment][2]),
+                             ("max_pool_forward", DELEGATED_POOL)):
+        cell = next(c for c in nb.cells if f"def {function}(" in c.source)
+        cell.source = source
+    out["tfcalls"] = with_notebook(empty_archive(assignment), nb, f"{assignment}.ipynb")
+    return out
+
+
+def empty_archive(assignment) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.write(COURSE / "release" / assignment / f"{assignment}.ipynb", f"{assignment}.ipynb")
+    return buffer.getvalue()
 
 
 def course_copy(tmp_path, assignment):
@@ -94,12 +131,11 @@ def graded(request, tmp_path, tmp_path_factory):
         "ada": archive,
         "ben": with_notebook(archive, answered_release(COURSE, assignment, {blank_first}), name),
     }
-    blank = io.BytesIO()
-    with zipfile.ZipFile(blank, "w") as zf:
-        zf.write(COURSE / "release" / assignment / name, name)
-    submissions["cy"] = blank.getvalue()
+    submissions["cy"] = empty_archive(assignment)
+    if assignment == "a1_cnn_classification":
+        submissions.update(forged_submissions(assignment))
     if assignment in DELEGATED:
-        function, source = DELEGATED[assignment]
+        function, _, source = DELEGATED[assignment]
         cell_id = next(c.metadata["nbgrader"]["grade_id"] for c in answered_release(
             COURSE, assignment).cells if f"def {function}(" in c.source)
         submissions["dan"] = with_notebook(
@@ -108,8 +144,10 @@ def graded(request, tmp_path, tmp_path_factory):
         (uploads / f"{student}_{assignment}_submission.zip").write_bytes(data)
     report = collect.collect(course, assignment, uploads, assignment)
     assert not [r for r in report if r.error], report
-    results = pipeline.grade(GradeOptions(course_dir=course, assignment=assignment, workers=2,
-                                          data_source="synthetic", quick=True, progress=False))
+    results = pipeline.grade(GradeOptions(
+        course_dir=course, assignment=assignment, workers=2, data_source="synthetic",
+        quick=True, progress=False,
+        timeouts=Timeouts(test=60, training=600, default=60, predict=300)))
     return course, assignment, {r.student: r for r in results}
 
 
@@ -139,10 +177,26 @@ def test_solution_full_marks_blank_zero_and_a_blank_exercise_loses_its_points(gr
 @pytest.mark.parametrize("graded", [a for a in AUTOGRADED if a in DELEGATED], indirect=True)
 def test_a_delegating_answer_earns_nothing_for_its_question_only(graded):
     course, assignment, results = graded
-    question = next(q for q in results["dan"].questions
-                    if q["function"] == DELEGATED[assignment][0])
-    assert question["forbidden"] and question["points"] == 0
+    function, dependents, _ = DELEGATED[assignment]
+    affected = {function, *dependents}
+    for question in results["dan"].questions:
+        if question["function"] in affected:
+            assert question["forbidden"] and question["points"] == 0, question
     others = {q["grade_id"]: q["points"] for q in results["dan"].questions
-              if q is not question}
+              if q["function"] not in affected}
     assert others == {q["grade_id"]: q["points"] for q in results["ada"].questions
                       if q["grade_id"] in others}
+
+
+@pytest.mark.parametrize("graded", ["a1_cnn_classification"], indirect=True)
+def test_forging_the_verdicts_earns_no_more_than_the_blank_notebook(graded):
+    _, _, results = graded
+    blank = results["cy"].score
+    table = {student: results[student].score for student in (*FORGERIES, "tfcalls")}
+    print(f"\nA1, no weights: blank {blank}; " + ", ".join(f"{k} {v}" for k, v in table.items()))
+    assert blank == 0 and all(score == blank for score in table.values()), table
+    loop = results["loop"]
+    assert any("timeout" in p for p in loop.problems)
+    assert all(e["status"] != "not_run" for e in loop.cells)  # later cells really ran
+    forbidden = {q["function"] for q in results["tfcalls"].questions if q["forbidden"]}
+    assert forbidden == {"conv_forward", "max_pool_forward"}
