@@ -38,6 +38,10 @@ from course.notebooks import QUICK_ENV, ROOT, colab_url, execute
 from course.runtime import REPO_URL
 
 EXECUTED = ROOT / "build" / "executed"
+STATIC = Path(__file__).resolve().parent / "site_static"
+# The site shows its own badge: a page must not depend on another host to look right.
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+LOCAL_BADGE = "../_static/open-in-colab.svg"
 INSTRUCTOR_DOCS = ("instructors.md", "autograder.md")
 QUICK_NOTE = ("> This page was executed in **quick mode on synthetic data** "
               "(`COURSE_DATA=synthetic COURSE_QUICK=1`): small generated datasets and few "
@@ -54,7 +58,9 @@ html_title = "Deep learning for image classification and segmentation"
 html_theme_options = {{"repository_url": "{repo}", "use_repository_button": True,
                        "path_to_docs": "", "home_page_in_toc": True}}
 exclude_patterns = ["_build"]
-suppress_warnings = ["mystnb.unknown_mime_type", "myst.header"]
+html_static_path = ["_static"]
+# GitHub draws the mermaid diagram of docs/autograder.md; here it stays a code block.
+suppress_warnings = ["mystnb.unknown_mime_type", "myst.header", "misc.highlighting_failure"]
 '''
 
 
@@ -134,6 +140,11 @@ def executed_unit(path: Path, work: Path) -> tuple[nbformat.NotebookNode, str]:
     return result.notebook, "executed"
 
 
+def with_local_badge(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    nb.cells[0].source = nb.cells[0].source.replace(COLAB_BADGE_IMAGE, LOCAL_BADGE)
+    return nb
+
+
 def with_quick_note(nb: nbformat.NotebookNode, published_path: str, real: str) -> None:
     note = QUICK_NOTE.format(real=real, colab=colab_url(published_path))
     nb.cells.insert(1, nbformat.v4.new_markdown_cell(note))
@@ -166,10 +177,12 @@ def build(out: Path) -> dict:
             nb, how[unit.stem] = executed_unit(sources[unit.name], tmp)
             nb.metadata.get("course", {}).pop("executed_from", None)
             with_quick_note(nb, f"units/{unit.name}", real_figures(unit))
-            nbformat.write(nb, src / "units" / unit.name)
+            nbformat.write(with_local_badge(nb), src / "units" / unit.name)
         assignments = sorted(public.glob("assignments/*/*.ipynb"))
         for path in assignments:
-            shutil.copy(path, src / "assignments" / path.name)
+            nbformat.write(with_local_badge(nbformat.read(path, as_version=4)),
+                           src / "assignments" / path.name)
+        shutil.copytree(STATIC, src / "_static")
         for name in INSTRUCTOR_DOCS:
             shutil.copy(ROOT / "docs" / name, src / "instructors" / name)
         (src / "index.md").write_text(landing_page(units, assignments))
@@ -183,7 +196,7 @@ def build(out: Path) -> dict:
             raise RuntimeError("sphinx failed:\n" + done.stdout[-3000:] + done.stderr[-3000:])
     (out / ".nojekyll").write_text("")  # GitHub Pages: serve _static as it is
     pages = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.html")
-                   if not p.name.startswith(("genindex", "search")))
+                   if not p.name.startswith(("genindex", "search")) and "_static" not in p.parts)
     return {"seconds": round(time.perf_counter() - started, 1), "pages": pages, "units": how}
 
 
