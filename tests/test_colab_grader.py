@@ -11,6 +11,7 @@ of student code.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import shutil
@@ -116,7 +117,7 @@ def test_the_colab_grader_grades_in_a_sandbox_and_keeps_drive_out_of_reach(tmp_p
                              "def square(x):\n    return x * x"), "model_answer",
                       "class M:\n    def predict(self, x):\n        return np.asarray(x)\n\n"
                       "final_model = M()")
-    snoop = answer(solution, "square_answer",
+    snoop = answer(copy.deepcopy(solution), "square_answer",
                    SNOOP.format(paths=[str(drive), str(drive / "hidden"), str(private)]))
     lms = io.BytesIO()
     with zipfile.ZipFile(lms, "w") as zf:
@@ -164,8 +165,9 @@ def test_the_colab_grader_grades_in_a_sandbox_and_keeps_drive_out_of_reach(tmp_p
     rows = {line.split(",")[0]: line.split(",") for line in grades.splitlines()[1:]}
     assert rows["ann"][3] == "6.0" and rows["ben"][3] == "0.0"
     graded = private / "repo" / "assignments" / "autograded" / "cid" / "toy" / "toy.ipynb"
-    outputs = json.dumps(nbformat.read(graded, as_version=4).cells)
-    assert "SEEN" not in outputs and outputs.count("hidden ") >= 3
+    outputs = "".join(o.get("text", "") for c in nbformat.read(graded, as_version=4).cells
+                      for o in c.get("outputs", []))
+    assert "SEEN" not in outputs and outputs.count("hidden ") == 3
     assert (Path(state["parked"]) / "results" / "toy" / "grades.csv").exists()
     permissions = subprocess.run(["stat", "-c", "%a", str(private)], capture_output=True,
                                  text=True).stdout.strip()
