@@ -154,12 +154,15 @@ def run_cases(setup: GradingSetup, prepared_notebook: nbformat.NotebookNode, scr
         groups.setdefault(question.profile, []).append(question)
     verdicts, problems = [], []
     for number, (profile, questions) in enumerate(groups.items()):
-        replies, found = _serve_profile(setup, cells, questions, profile,
-                                        scratch / f"cases-{number}", slot, gpu)
-        problems += found
-        for question in questions:
-            verdicts.append(judge(question, replies[question.grade_id],
-                                  setup.max_points[question.grade_id]))
+        replies, found, refused_cells = _serve_profile(setup, cells, questions, profile,
+                                                       scratch / f"cases-{number}", slot, gpu)
+        judged = [judge(question, replies[question.grade_id], setup.max_points[question.grade_id])
+                  for question in questions]
+        verdicts += judged
+        # A session that takes libraries away also runs the cells that need them (a Keras
+        # model's cell in a NumPy question's session): their refusal only matters, and is
+        # only reported, when a question of that session lost points.
+        problems += found + (refused_cells if any(v.points < v.max_points for v in judged) else [])
     return verdicts, problems
 
 
@@ -168,7 +171,7 @@ def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu)
     limit = setup.options.timeouts.test
     pending = [(q.grade_id, case) for q in questions for case in q.cases]
     replies: dict[str, list[Reply]] = {q.grade_id: [] for q in questions}
-    problems, skipped = [], set()
+    problems, refused_cells, skipped = [], [], set()
     for attempt in range(MAX_SESSION_RESTARTS + 1):
         if not pending:
             break
@@ -191,7 +194,8 @@ def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu)
                 continue
             for cell in report.get("cells", []):
                 if isinstance(cell, dict) and cell.get("status") in ("timeout", "forbidden"):
-                    problems.append(f"cases: cell {cell.get('label')}: {cell.get('error')}")
+                    (problems if cell["status"] == "timeout" else refused_cells).append(
+                        f"cases: cell {cell.get('label')}: {cell.get('error')}")
             while pending:
                 grade_id, case = pending[0]
                 message = session.ask({"id": len(replies[grade_id]),
@@ -209,7 +213,7 @@ def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu)
             session.close()
     for grade_id, _ in pending:
         replies[grade_id].append(Reply("crashed", error="not run: the case process kept failing"))
-    return replies, problems
+    return replies, problems, refused_cells
 
 
 def _running_cell(session: CaseSession) -> str | None:

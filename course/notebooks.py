@@ -128,6 +128,13 @@ def problems(path: Path) -> list[str]:
     return found
 
 
+def readme_problems(readme: Path = ROOT / "README.md") -> list[str]:
+    """Colab links in the README that open no notebook of this release."""
+    valid = {colab_url(badge_path(path)) for path in course_notebooks()}
+    return [f"{readme.name}: {url} is not the Colab link of a notebook of v{__version__}"
+            for url in COLAB_BADGE.findall(readme.read_text()) if url not in valid]
+
+
 def sync(path: Path) -> bool:
     """Write the shared setup cell and strip outputs; True when the file changed."""
     before = path.read_text()
@@ -240,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("sync", help="write the shared setup cell into every notebook, strip outputs")
-    sub.add_parser("check", help="report notebooks with outputs or a stale setup cell")
+    sub.add_parser("check", help="report notebooks with outputs or a stale setup cell, stale README links")
     run = sub.add_parser("run", help="execute notebooks in quick + synthetic mode")
     run.add_argument("paths", nargs="*", type=Path, help="notebooks (default: every unit)")
     run.add_argument("--out", type=Path, default=ROOT / "build" / "executed")
@@ -257,7 +264,9 @@ def main(argv: list[str] | None = None) -> int:
         for path, found in bad.items():
             for problem in found:
                 print(f"{path.relative_to(ROOT)}: {problem}")
-        return 1 if any(bad.values()) else 0
+        stale_links = readme_problems()
+        print(*stale_links, sep="\n", end="\n" if stale_links else "")
+        return 1 if any(bad.values()) or stale_links else 0
     return _run([p.resolve() for p in args.paths] or unit_notebooks(), args.out, args.timeout)
 
 

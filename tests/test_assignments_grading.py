@@ -33,18 +33,31 @@ pytestmark = [
 ]
 AUTOGRADED = ("a1_cnn_classification", "a2_facial_keypoints", "a3_segmentation")
 # One NumPy answer per assignment written as a call to the library the exercise is
-# checked against: it must earn nothing for its question, and for the questions whose
-# functions call it (A3's mean_iou averages the student's iou_per_class), and only for them.
+# checked against (the cell's other functions kept honest): it must earn nothing for its
+# question, and for the questions whose functions call it (A3's mean_iou averages the
+# student's iou_per_class), and only for them.
 DELEGATED = {
     "a1_cnn_classification": ("conv_forward", (), '''def conv_forward(x, w, b, stride=1, pad=0):
     import tensorflow as tf
     padded = tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
     return (tf.nn.conv2d(padded, w, stride, "VALID") + b).numpy()'''),
+    "a2_facial_keypoints": ("flip_horizontal", (), '''def flip_horizontal(images, keypoints):
+    import tensorflow as tf
+    partner = np.arange(len(KEYPOINT_NAMES))
+    for left, right in FLIP_PAIRS:
+        partner[[left, right]] = right, left
+    mirrored = np.array(keypoints, dtype=np.float32)[:, np.stack([2 * partner, 2 * partner + 1], 1).ravel()]
+    mirrored[:, 0::2] = images.shape[2] - 1 - mirrored[:, 0::2]
+    return tf.image.flip_left_right(images).numpy(), mirrored'''),
     "a3_segmentation": ("iou_per_class", ("mean_iou",), '''def iou_per_class(y_true, y_pred, num_classes):
     import keras
     import numpy as np
     return np.array([float(keras.metrics.IoU(num_classes, [c])(y_true, y_pred))
-                     for c in range(num_classes)])'''),
+                     for c in range(num_classes)])
+
+
+def mean_iou(y_true, y_pred, num_classes):
+    return float(np.nanmean(iou_per_class(y_true, y_pred, num_classes)))'''),
 }
 
 

@@ -5,7 +5,15 @@ import json
 import nbformat
 import pytest
 
-from course.notebooks import ROOT, course_notebooks, problems, setup_cell, sync
+from course.notebooks import (
+    ROOT,
+    colab_url,
+    course_notebooks,
+    problems,
+    readme_problems,
+    setup_cell,
+    sync,
+)
 
 NOTEBOOKS = course_notebooks()
 IDS = [p.relative_to(ROOT).as_posix() for p in NOTEBOOKS]
@@ -53,3 +61,14 @@ def test_problems_reports_invalid_json(tmp_path):
     path = tmp_path / "broken.ipynb"
     path.write_text(json.dumps({"cells": "not a list"}))
     assert "not a valid notebook" in problems(path)[0]
+
+
+def test_readme_links_open_this_releases_notebooks(tmp_path):
+    assert readme_problems() == []
+    stale = tmp_path / "README.md"
+    good = colab_url("units/01_tensorflow_linear_regression.ipynb")
+    old = good.replace("/blob/v", "/blob/main-v")
+    stale.write_text(f"[a]({good}) [b]({old})\n")
+    assert readme_problems(stale) == [
+        f"README.md: {old} is not the Colab link of a notebook of v"
+        f"{good.split('/blob/v')[1].split('/')[0]}"]
