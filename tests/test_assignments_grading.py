@@ -129,9 +129,17 @@ def first_autograded_answer(assignment) -> str:
     raise LookupError(f"{assignment} has no answer cell decided by graded cases")
 
 
-@pytest.fixture
-def graded(request, tmp_path, tmp_path_factory):
+def per_assignment(assignments):
+    """Parameters for ``graded``: each assignment's tests share one grading run (the fixture
+    is module-scoped) on one xdist worker (``--dist loadgroup``)."""
+    return [pytest.param(a, id=a, marks=pytest.mark.xdist_group(f"grading-{a}"))
+            for a in assignments]
+
+
+@pytest.fixture(scope="module")
+def graded(request, tmp_path_factory):
     assignment = request.param
+    tmp_path = tmp_path_factory.mktemp(f"graded-{assignment}")
     run = replica_solution_run(tmp_path_factory, assignment)
     assert run.ok and run.archive, run.error
     course = course_copy(tmp_path, assignment)
@@ -170,7 +178,7 @@ def grades(course, assignment, student):
         return {g.name: (g.score, g.max_score, g.needs_manual_grade) for g in notebook.grades}
 
 
-@pytest.mark.parametrize("graded", AUTOGRADED, indirect=True)
+@pytest.mark.parametrize("graded", per_assignment(AUTOGRADED), indirect=True)
 def test_solution_full_marks_blank_zero_and_a_blank_exercise_loses_its_points(graded):
     course, assignment, results = graded
     assert all(r.status == "graded" for r in results.values()), results
@@ -187,7 +195,8 @@ def test_solution_full_marks_blank_zero_and_a_blank_exercise_loses_its_points(gr
     assert len(done["files"]) == len(results)
 
 
-@pytest.mark.parametrize("graded", [a for a in AUTOGRADED if a in DELEGATED], indirect=True)
+@pytest.mark.parametrize("graded", per_assignment(a for a in AUTOGRADED if a in DELEGATED),
+                         indirect=True)
 def test_a_delegating_answer_earns_nothing_for_its_question_only(graded):
     course, assignment, results = graded
     function, dependents, _ = DELEGATED[assignment]
@@ -201,7 +210,7 @@ def test_a_delegating_answer_earns_nothing_for_its_question_only(graded):
                       if q["grade_id"] in others}
 
 
-@pytest.mark.parametrize("graded", ["a1_cnn_classification"], indirect=True)
+@pytest.mark.parametrize("graded", per_assignment(["a1_cnn_classification"]), indirect=True)
 def test_forging_the_verdicts_earns_no_more_than_the_blank_notebook(graded):
     _, _, results = graded
     blank = results["cy"].score
