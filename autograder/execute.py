@@ -156,13 +156,14 @@ def run_cases(setup: GradingSetup, prepared_notebook: nbformat.NotebookNode, scr
     for number, (profile, questions) in enumerate(groups.items()):
         replies, found, refused_cells = _serve_profile(setup, cells, questions, profile,
                                                        scratch / f"cases-{number}", slot, gpu)
-        judged = [judge(question, replies[question.grade_id], setup.max_points[question.grade_id])
-                  for question in questions]
-        verdicts += judged
+        verdicts += [judge(question, replies[question.grade_id],
+                           setup.max_points[question.grade_id]) for question in questions]
         # A session that takes libraries away also runs the cells that need them (a Keras
-        # model's cell in a NumPy question's session): their refusal only matters, and is
-        # only reported, when a question of that session lost points.
-        problems += found + (refused_cells if any(v.points < v.max_points for v in judged) else [])
+        # model's cell in a NumPy question's session). Their refusal only matters, and is only
+        # reported, when it left a function of that session undefined.
+        undefined = any(reply.status == "missing" for question in questions
+                        for reply in replies[question.grade_id])
+        problems += found + (refused_cells if undefined else [])
     return verdicts, problems
 
 

@@ -115,30 +115,38 @@ def submission_scores(db_path: Path, assignment: str) -> dict[str, dict]:
     """student -> {score, max_score, late_penalty, needs_manual_grade, timestamp, seconds_late,
     grades, manual}: ``grades`` maps grade_id to the score nbgrader counts, ``manual`` maps grade_id
     to (auto_score, manual_score) for every grade a person set in formgrader."""
-    out = {}
     with Gradebook(db_url(db_path)) as gb:
         try:
             assignment_row = gb.find_assignment(assignment)
         except MissingEntry:
             return {}
-        for submission in assignment_row.submissions:
-            grades, manual = {}, {}
-            for nb in submission.notebooks:
-                for grade in nb.grades:
-                    grades[grade.name] = grade.score
-                    if grade.manual_score is not None:
-                        manual[grade.name] = (grade.auto_score, grade.manual_score)
-            out[submission.student_id] = {
-                "score": float(submission.score),
-                "max_score": float(submission.max_score),
-                "late_penalty": float(submission.late_submission_penalty or 0.0),
-                "needs_manual_grade": bool(submission.needs_manual_grade),
-                "timestamp": submission.timestamp,
-                "seconds_late": float(submission.total_seconds_late or 0.0),
-                "grades": grades,
-                "manual": manual,
-            }
-    return out
+        return {s.student_id: _scores(s) for s in assignment_row.submissions}
+
+
+def student_scores(db_path: Path, assignment: str, student: str) -> dict:
+    """One student's entry of :func:`submission_scores`, without reading the whole class
+    (recording a class one submission at a time would otherwise read it N times)."""
+    with Gradebook(db_url(db_path)) as gb:
+        return _scores(gb.find_submission(assignment, student))
+
+
+def _scores(submission) -> dict:
+    grades, manual = {}, {}
+    for nb in submission.notebooks:
+        for grade in nb.grades:
+            grades[grade.name] = grade.score
+            if grade.manual_score is not None:
+                manual[grade.name] = (grade.auto_score, grade.manual_score)
+    return {
+        "score": float(submission.score),
+        "max_score": float(submission.max_score),
+        "late_penalty": float(submission.late_submission_penalty or 0.0),
+        "needs_manual_grade": bool(submission.needs_manual_grade),
+        "timestamp": submission.timestamp,
+        "seconds_late": float(submission.total_seconds_late or 0.0),
+        "grades": grades,
+        "manual": manual,
+    }
 
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")

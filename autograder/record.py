@@ -74,7 +74,7 @@ def record(setup: GradingSetup, prepared: PreparedSubmission, notebook: Notebook
         lines = [line for line in outcome.get("error", "").splitlines() if line.strip()]
         raise RecordingFailed("nbgrader could not record the grades: "
                               + (lines[-1][:300] if lines else "no message"))
-    totals = gradebook.submission_scores(opts.db_path, opts.assignment)[prepared.student]
+    totals = gradebook.student_scores(opts.db_path, opts.assignment, prepared.student)
     submission_time = totals["timestamp"]
     return SubmissionResult(
         student=prepared.student, assignment=opts.assignment, status="graded",

@@ -175,28 +175,37 @@ class Runner:
         position, ran, restarts = 0, [], 0
         while True:
             self.client = self._new_client()
-            with self.client.setup_kernel():
-                if ran and not self.replay(ran):
-                    self.events.append({"cell": None, "label": "replay", "status": "timeout",
-                                        "seconds": 0.0})
-                    break
-                while position < len(code):
-                    index = code[position]
-                    position += 1
-                    cell = self.nb.cells[index]
-                    started = time.monotonic()
-                    status = self.execute(cell, index, cell_timeout(cell, self.job.timeouts))
-                    self.events.append({"cell": index, "label": self.label(index),
-                                        "status": status,
-                                        "seconds": round(time.monotonic() - started, 3)})
-                    if status in FAILED:
+            try:
+                with self.client.setup_kernel():
+                    if ran and not self.replay(ran):
+                        self.events.append({"cell": None, "label": "replay", "status": "timeout",
+                                            "seconds": 0.0})
                         break
-                    ran.append(index)
-                else:
-                    self._write_notebook()
-                    self.predict()
-                    self.kernel_memory()
-                    break
+                    while position < len(code):
+                        index = code[position]
+                        position += 1
+                        cell = self.nb.cells[index]
+                        started = time.monotonic()
+                        status = self.execute(cell, index, cell_timeout(cell, self.job.timeouts))
+                        self.events.append({"cell": index, "label": self.label(index),
+                                            "status": status,
+                                            "seconds": round(time.monotonic() - started, 3)})
+                        if status in FAILED:
+                            break
+                        ran.append(index)
+                    else:
+                        self._write_notebook()
+                        self.predict()
+                        self.kernel_memory()
+                        break
+            except RuntimeError as err:
+                # nbclient's "Kernel died before replying to kernel_info": a kernel that did
+                # not start (a loaded machine, or a module in the work dir that breaks it)
+                # counts as a restart; the cells it did not run are marked below.
+                if "kernel" not in str(err).lower():
+                    raise
+                self.events.append({"cell": None, "label": "kernel start",
+                                    "status": "kernel_died", "seconds": 0.0})
             restarts += 1
             if restarts > self.job.max_restarts:
                 break

@@ -44,7 +44,8 @@ COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 LOCAL_BADGE = "../_static/open-in-colab.svg"
 INSTRUCTOR_DOCS = ("instructors.md", "autograder.md")
 QUICK_NOTE = ("> This page was executed in **quick mode on synthetic data** "
-              "(`COURSE_DATA=synthetic COURSE_QUICK=1`): small generated datasets and few "
+              "(`COURSE_QUICK=1`, generated pictures in the real datasets' formats): small "
+              "datasets and few "
               "epochs, so its figures show what the code does, not what it reaches on the real "
               "data. {real} [Open it in Colab]({colab}) to run it in full.")
 

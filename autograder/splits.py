@@ -168,8 +168,7 @@ def _qmnist_new_digits() -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------- CIFAR-10.1
 
 def _cifar10_1() -> tuple[np.ndarray, np.ndarray]:
-    import tensorflow_datasets as tfds
-
+    tfds = pets.import_tfds()
     data_dir = runtime.cache_dir() / "tensorflow_datasets"
     try:
         dataset = tfds.load("cifar10_1/v6", split="test", data_dir=str(data_dir),

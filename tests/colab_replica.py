@@ -130,7 +130,16 @@ def build(venv: Path) -> None:
         constraints = constraints_file(Path(folder))
         pip(venv, "install", "--quiet", "-c", str(constraints),
             *[f"{name}=={version}" for name, version in replica_packages().items()])
+        # What a student adds when TFDS cannot be imported (course.data.pets.TFDS_FIX), kept
+        # apart: kernels see it only when a test puts it on their PYTHONPATH.
+        pip(venv, "install", "--quiet", "--no-deps", "--target", str(tfds_fix_dir(venv)),
+            "tensorflow-metadata<1.17")
     (venv / ".replica-stamp").write_text(json.dumps(replica_packages(), indent=1))
+
+
+def tfds_fix_dir(venv: Path | None = None) -> Path:
+    """The folder holding the tensorflow-metadata that course.data.pets.TFDS_FIX installs."""
+    return (venv or VENV) / "tfds-fix"
 
 
 if __name__ == "__main__":

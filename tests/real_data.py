@@ -754,10 +754,10 @@ class FixtureHooks:
 
     def tfds_mock(self):
         """``tfds.testing.mock_data`` serving this world (a context manager)."""
-        import tensorflow_datasets as tfds
+        # The submodule itself: `tfds.testing` is not an attribute until it is imported.
+        from tensorflow_datasets.testing import mock_data
 
-        return tfds.testing.mock_data(as_dataset_fn=self.as_dataset_fn(),
-                                      data_dir=str(self.world.tfds_metadata))
+        return mock_data(as_dataset_fn=self.as_dataset_fn(), data_dir=str(self.world.tfds_metadata))
 
     # ---- patching modules
     def patch_keras_dataset_module(self, patches: _Patches, module) -> None:

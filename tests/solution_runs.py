@@ -71,8 +71,12 @@ def solution_run(tmp_path_factory, assignment: str, mode: str, *, python: str | 
                        Path(data["archive"]) if data["archive"] else None, folder)
 
 
-def replica_solution_run(tmp_path_factory, assignment: str) -> SolutionRun:
-    """The solution run on the Colab replica, its kernel reporting its versions."""
+def replica_solution_run(tmp_path_factory, assignment: str, colab_session: dict) -> SolutionRun:
+    """The solution run on the Colab replica, its kernel reporting its versions.
+
+    ``colab_session`` is the fixture that installs this checkout's course package into the
+    replica: asking for it here makes sure no run starts (and is cached) before that."""
+    assert colab_session["wheel"], colab_session
     import colab_replica
 
     return solution_run(tmp_path_factory, assignment, "replica",

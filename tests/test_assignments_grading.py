@@ -137,10 +137,10 @@ def per_assignment(assignments):
 
 
 @pytest.fixture(scope="module")
-def graded(request, tmp_path_factory):
+def graded(request, tmp_path_factory, colab_session):
     assignment = request.param
     tmp_path = tmp_path_factory.mktemp(f"graded-{assignment}")
-    run = replica_solution_run(tmp_path_factory, assignment)
+    run = replica_solution_run(tmp_path_factory, assignment, colab_session)
     assert run.ok and run.archive, run.error
     course = course_copy(tmp_path, assignment)
     name = f"{assignment}.ipynb"

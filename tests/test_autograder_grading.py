@@ -38,8 +38,12 @@ from autograder.config import GradeOptions, Timeouts
 from autograder.sandbox import BwrapSandbox
 from autograder.setup import GraderMisconfigured
 
-pytestmark = pytest.mark.skipif(not BwrapSandbox().available()[0],
-                                reason="bubblewrap unavailable (apt-get install -y bubblewrap)")
+pytestmark = [
+    pytest.mark.skipif(not BwrapSandbox().available()[0],
+                       reason="bubblewrap unavailable (apt-get install -y bubblewrap)"),
+    # the module-scoped gradings below run once, on one worker (--dist loadgroup)
+    pytest.mark.xdist_group("grading-fixtures"),
+]
 
 SQUARE = "def square(x):\n    return x * x"
 WRONG_SQUARE = "def square(x):\n    return 0"
@@ -389,6 +393,9 @@ def hostile(tmp_path_factory, planted):
         "tamperer": pack(tampered),
         "restructurer": pack(restructured),
         "garbage": pack(b"{this is not json"),
+        # A module in the work dir that the kernel imports before anything else: no kernel
+        # ever starts (as when a loaded machine kills a kernel during its start).
+        "kernel-breaker": pack(submission(course), {"ipykernel_launcher.py": b"raise SystemExit(3)\n"}),
         "shouter": pack(submission(course, square=SQUARE + (
             "\nimport sys\nfor _ in range(100):\n    sys.stdout.write('x' * 10**6)"))),
     }
@@ -404,7 +411,7 @@ WRONG_ANSWER_ATTACKS = ["loop", "exiter", "swallower", "quiet", "numpy-patcher",
 @pytest.mark.slow
 def test_every_hostile_submission_ends_with_grade_or_reason(hostile):
     _, graded = hostile
-    assert len(graded) == 17
+    assert len(graded) == 18
     for student, result in graded.items():
         assert result.status in ("graded", "failed"), student
         if result.status == "failed":
@@ -446,6 +453,14 @@ def test_memory_bomb_is_stopped(hostile):
     result = hostile[1]["membomb"]
     assert "model_answer: memory limit" in result.problems
     assert result.score == 2.0
+
+
+@pytest.mark.slow
+def test_a_kernel_that_never_starts_is_graded_with_the_reason(hostile):
+    result = hostile[1]["kernel-breaker"]
+    assert result.status == "graded", result
+    assert "kernel start: kernel died (replaced)" in result.problems
+    assert not any(m["value"] is not None for m in result.metrics)  # no model ever ran
 
 
 @pytest.mark.slow
@@ -649,6 +664,13 @@ def test_the_user_backend_refuses_to_grade_where_student_code_could_read_solutio
     if not sandbox.UserSandbox().available()[0]:
         pytest.skip("the user backend needs root and a network namespace")
     course, _ = honest
+    interpreter = Path(os.path.realpath(sys.executable))
+    if not all(folder.stat().st_mode & 0o001 for folder in interpreter.parents):
+        # An interpreter under a folder of mode 0700 (pyenv under /root): the unprivileged
+        # uid cannot even start Python, and the grader must say that, once.
+        with pytest.raises(GraderMisconfigured, match="could not start the grader's Python"):
+            pipeline.grade(options(course, backend="user", force=True))
+        return
     # This checkout is world-readable, and the user backend shows the host's files as they
     # are: its sources (solutions, cases) would be readable by student code.
     with pytest.raises(GraderMisconfigured, match="could read the grader's private files.*"

@@ -24,6 +24,8 @@ from autograder.release import release
 from autograder.sandbox import BwrapSandbox
 
 pytestmark = [pytest.mark.slow,
+              # one worker grades the class once for all the tests below (--dist loadgroup)
+              pytest.mark.xdist_group("class-of-200"),
               pytest.mark.skipif(not BwrapSandbox().available()[0], reason="needs bubblewrap")]
 
 CENTRES = 3 * np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], dtype=float)

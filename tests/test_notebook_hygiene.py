@@ -1,6 +1,7 @@
 """Committed notebooks are clean: valid, no outputs, shared setup cell, Colab badge."""
 
 import json
+import re
 
 import nbformat
 import pytest
@@ -13,6 +14,7 @@ from course.notebooks import (
     readme_problems,
     setup_cell,
     sync,
+    unit_notebooks,
 )
 
 NOTEBOOKS = course_notebooks()
@@ -72,3 +74,19 @@ def test_readme_links_open_this_releases_notebooks(tmp_path):
     assert readme_problems(stale) == [
         f"README.md: {old} is not the Colab link of a notebook of v"
         f"{good.split('/blob/v')[1].split('/')[0]}"]
+
+
+@pytest.mark.parametrize("path", unit_notebooks(), ids=lambda p: p.stem)
+def test_exercise_skeletons_name_the_exercise_they_sit_under(path):
+    """A skeleton's NotImplementedError names the exercise whose heading it follows."""
+    heading, misnamed, named = None, [], 0
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "markdown":
+            found = re.findall(r"^#+ (Exercise \d+\.\d+)", cell.source, flags=re.M)
+            heading = found[-1] if found else heading
+            continue
+        for exercise in re.findall(r'NotImplementedError\("(Exercise \d+\.\d+)', cell.source):
+            named += 1
+            if exercise != heading:
+                misnamed.append(f"{exercise} under the heading {heading}")
+    assert named and misnamed == []

@@ -52,9 +52,36 @@ def in_student_test_part(file_name: str) -> bool:
     return digest[0] % STUDENT_TEST_EVERY == 0
 
 
+# What a student runs when this runtime's TensorFlow Datasets cannot be imported.
+TFDS_FIX = '%pip install -q "tensorflow-metadata<1.17"'
+
+
+def import_tfds():
+    """``tensorflow_datasets``, or an error that says why it cannot be imported and the fix.
+
+    TFDS imports its dataset modules lazily and keeps going when one fails, so a broken
+    dependency shows up later as a missing ``tfds.builder``. The known case is Colab's own
+    package list (colab/pip-freeze.txt): tensorflow-metadata 1.21.0 is generated for
+    protobuf 6.31 but the runtime has protobuf 5.29.6 (tensorflow/metadata#68)."""
+    import tensorflow_datasets as tfds
+
+    if hasattr(tfds, "builder"):
+        return tfds
+    try:
+        import tensorflow_metadata.proto  # noqa: F401  (raises the real error, if it is this)
+        cause = "its module `tensorflow_datasets.builder` did not load"
+    except Exception as err:  # protobuf raises its own VersionError type
+        cause = f"{type(err).__name__}: {err}"
+    raise ImportError(
+        f"TensorFlow Datasets cannot be imported in this runtime ({cause}). On Colab and "
+        "wherever tensorflow-metadata is newer than the installed protobuf allows, run "
+        f"`{TFDS_FIX}` once, restart the runtime (Runtime > Restart session) and run the "
+        "notebook again; nothing else changes.")
+
+
 def _builder():
     """The prepared TFDS builder of ``oxford_iiit_pet`` (downloads on first use)."""
-    import tensorflow_datasets as tfds
+    tfds = import_tfds()
 
     data_dir = runtime.cache_dir() / "tensorflow_datasets"
     try:
