@@ -76,7 +76,7 @@ def square_points(result: records.SubmissionResult) -> float:
     return next(q["points"] for q in result.questions if q["grade_id"] == "square_test")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker: xdist interleaves modules
 def honest(tmp_path_factory):
     course = fixture_course(tmp_path_factory.mktemp("honest"))
     from autograder.release import release
@@ -315,7 +315,7 @@ def snoop_source(paths: list[Path]) -> str:
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker: xdist interleaves modules
 def planted(tmp_path_factory):
     """Another course's gradebook and solutions under /srv and a file in a randomly named
     top-level folder of the host, as a student's cell would look for them."""
@@ -339,7 +339,7 @@ def planted(tmp_path_factory):
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker: xdist interleaves modules
 def hostile(tmp_path_factory, planted):
     root = tmp_path_factory.mktemp("hostile")
     course = fixture_course(root)

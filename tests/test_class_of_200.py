@@ -69,7 +69,7 @@ def archive(nb, files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per worker: xdist interleaves modules
 def term(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
     course = fixture_course(root)
