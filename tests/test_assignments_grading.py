@@ -186,7 +186,7 @@ def grade_the_class(assignment, tmp_path_factory, colab_session):
     results = pipeline.grade(GradeOptions(
         course_dir=course, assignment=assignment, workers=2, data_source="synthetic",
         quick=True, progress=False,
-        timeouts=Timeouts(test=30, training=600, default=60, predict=300)))
+        timeouts=Timeouts(test=60, training=600, default=60, predict=300)))
     return course, assignment, {r.student: r for r in results}
 
 
