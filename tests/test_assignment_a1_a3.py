@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import test_cases_a1 as cases_a1
 import test_cases_a3 as cases_a3
-from case_support import evaluate, questions
+from case_support import evaluate, questions, solution_namespace
 
 from autograder.config import parse_grading_toml, parse_submission_policy
 from autograder.setup import CASE_SETUP_TAG
@@ -70,7 +70,7 @@ def _pairs(name: str) -> list[tuple[str, str]]:
 
 
 def _namespace(name: str) -> dict:
-    return cases_a1.solution_namespace(notebook_path("source", name))
+    return solution_namespace(notebook_path("source", name))
 
 
 @pytest.mark.parametrize(("name", "answer_id", "test_id"),

@@ -13,19 +13,21 @@ The wrong answers are written here, never in the notebook, the course package or
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import nbformat
 import numpy as np
 import pytest
-from case_support import evaluate, questions
+from case_support import (
+    case_cells,
+    evaluate,
+    problems,
+    questions,
+    replace_answer,
+    run_in_case_runner,
+    solution_namespace,
+)
 
-from autograder import wire
-from autograder.cases import Question, QuestionVerdict, Reply, judge
-from autograder.setup import CASE_SETUP_TAG
+from autograder.cases import Question
 from course.notebooks import ROOT
 
 A1 = "a1_cnn_classification"
@@ -37,26 +39,6 @@ def _cells() -> dict[str, nbformat.NotebookNode]:
     return {c.metadata["nbgrader"]["grade_id"]: c for c in nb.cells if "nbgrader" in c.metadata}
 
 
-def case_cells(nb_path: Path) -> list[dict]:
-    """What the grader's case process runs: locked case-setup cells and answer code cells."""
-    nb = nbformat.read(nb_path, as_version=4)
-    cells = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        setup = meta.get("locked") and CASE_SETUP_TAG in cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and (meta.get("solution") or setup):
-            cells.append({"label": meta.get("grade_id", "cell"), "source": cell.source})
-    return cells
-
-
-def solution_namespace(nb_path: Path) -> dict:
-    """The case-setup and answer cells of a source notebook, run in one namespace."""
-    namespace: dict = {"__name__": "__main__"}
-    for cell in case_cells(nb_path):
-        exec(compile(cell["source"], cell["label"], "exec"), namespace)  # noqa: S102
-    return namespace
-
-
 @pytest.fixture(scope="module")
 def a1() -> dict:
     return solution_namespace(SOURCE)
@@ -65,10 +47,6 @@ def a1() -> dict:
 @pytest.fixture(scope="module")
 def graded() -> dict[str, Question]:
     return questions(A1)
-
-
-def problems(verdict: QuestionVerdict) -> str:
-    return "\n".join(f"{c.name}: {c.problem}" for c in verdict.cases if not c.passed)
 
 
 # --------------------------------------------------------------------------- the solution
@@ -344,42 +322,6 @@ def test_uncropped_dx_fails_only_where_there_is_padding(graded):
 
 # --------------------------------------------------------------------------- the real case runner
 
-def run_in_case_runner(cells: list[dict], question: Question, work_dir: Path,
-                       timeout: float = 300) -> tuple[QuestionVerdict, dict]:
-    """Judge ``question`` as the grader does: a fresh ``autograder.case_runner`` process runs
-    ``cells`` with the question's libraries blocked, then answers one call per case.
-    Returns the verdict and the runner's report on the cells. (No sandbox here: the blocking
-    comes from the runner itself.)"""
-    requests = [{"cells": cells, "blocked_modules": list(question.blocked_modules),
-                 "blocked_functions": list(question.forbidden_functions), "cell_timeout": 120}]
-    for number, case in enumerate(question.cases):
-        requests.append({"id": number, "function": question.function,
-                         "args": wire.encode(tuple(case.args)),
-                         "kwargs": wire.encode(dict(case.kwargs)), "probe": case.probe,
-                         "probe_args": wire.encode(dict(case.probe_args)),
-                         "timeout": case.timeout})
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, "-m", "autograder.case_runner"], cwd=work_dir,
-                          input=b"".join(wire.dumps(r) for r in requests), capture_output=True,
-                          env=env, timeout=timeout)
-    lines = [wire.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    report, answers = lines[0], lines[1:]
-    assert len(answers) == len(question.cases), (report, done.stderr.decode()[-2000:])
-    replies = []
-    for message in answers:
-        if message["status"] == "ok":
-            replies.append(Reply("ok", wire.decode(message["value"])))
-        else:
-            replies.append(Reply(message["status"], error=message.get("error"),
-                                 exception=message.get("exception")))
-    return judge(question, replies, 10.0), report
-
-
-def _replace_answer(cells: list[dict], label: str, source: str) -> list[dict]:
-    return [{**c, "source": source} if c["label"] == label else c for c in cells]
-
-
 NUMPY_QUESTIONS = ["test_conv_forward", "test_max_pool_forward", "test_conv_output_size",
                    "test_conv_param_count", "test_conv_backward", "test_max_pool_backward"]
 
@@ -428,7 +370,7 @@ def max_pool_backward(dout, x, size=2, stride=2):
 @pytest.mark.parametrize("grade_id", sorted(DELEGATING))
 def test_answer_that_delegates_to_tensorflow_earns_nothing(grade_id, graded, tmp_path):
     label, source = DELEGATING[grade_id]
-    cells = _replace_answer(case_cells(SOURCE), label, source)
+    cells = replace_answer(case_cells(SOURCE), label, source)
     verdict, _ = run_in_case_runner(cells, graded[grade_id], tmp_path)
     assert verdict.forbidden and verdict.points == 0, problems(verdict)
     assert "does not allow" in verdict.note()
@@ -437,7 +379,7 @@ def test_answer_that_delegates_to_tensorflow_earns_nothing(grade_id, graded, tmp
 def test_answer_that_needs_a_helper_from_another_cell_fails(graded, tmp_path):
     """The case process runs only answer and case-setup cells: a helper defined elsewhere is
     missing there, which is why the notebook says answers must be self-contained."""
-    cells = _replace_answer(case_cells(SOURCE), "max_pool_forward", '''
+    cells = replace_answer(case_cells(SOURCE), "max_pool_forward", '''
 def max_pool_forward(x, size=2, stride=2):
     return pool_with_my_helper(x, size, stride)
 ''')

@@ -13,19 +13,15 @@ The wrong answers are written here, never in the notebook, the course package or
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+import functools
 
+import case_support
 import nbformat
 import numpy as np
 import pytest
-from case_support import evaluate, questions
+from case_support import evaluate, questions, replace_answer
 
-from autograder import wire
-from autograder.cases import Question, QuestionVerdict, Reply, judge
-from autograder.setup import CASE_SETUP_TAG
+from autograder.cases import Question, QuestionVerdict
 from course.notebooks import ROOT
 
 A2 = "a2_facial_keypoints"
@@ -34,16 +30,9 @@ SOURCE = ROOT / "assignments" / "source" / A2 / f"{A2}.ipynb"
 NEEDS_THE_DATA = {"final_model_definition"}
 
 
-def case_cells(nb_path: Path = SOURCE) -> list[dict]:
-    """What the grader's case process runs: locked case-setup cells and answer code cells."""
-    nb = nbformat.read(nb_path, as_version=4)
-    cells = []
-    for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        setup = meta.get("locked") and CASE_SETUP_TAG in cell.metadata.get("tags", [])
-        if cell.cell_type == "code" and (meta.get("solution") or setup):
-            cells.append({"label": meta.get("grade_id", "cell"), "source": cell.source})
-    return cells
+case_cells = functools.partial(case_support.case_cells, SOURCE)
+# A2's case cells build and fit Keras models: the runner gets more time than A1's.
+run_in_case_runner = functools.partial(case_support.run_in_case_runner, timeout=600)
 
 
 @pytest.fixture(scope="module")
@@ -547,41 +536,6 @@ def test_combine_mistakes_lose_their_cases(wrong, lost, graded, solution):
 
 # --------------------------------------------------------------------------- the real case runner
 
-def run_in_case_runner(cells: list[dict], question: Question, work_dir: Path,
-                       timeout: float = 600) -> tuple[QuestionVerdict, dict]:
-    """Judge ``question`` as the grader does: a fresh ``autograder.case_runner`` process runs
-    ``cells`` with the question's libraries blocked, then answers one call per case (no
-    sandbox here: the blocking comes from the runner itself)."""
-    requests = [{"cells": cells, "blocked_modules": list(question.blocked_modules),
-                 "blocked_functions": list(question.forbidden_functions), "cell_timeout": 120}]
-    for number, case in enumerate(question.cases):
-        requests.append({"id": number, "function": question.function,
-                         "args": wire.encode(tuple(case.args)),
-                         "kwargs": wire.encode(dict(case.kwargs)), "probe": case.probe,
-                         "probe_args": wire.encode(dict(case.probe_args)),
-                         "timeout": case.timeout})
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2",
-           "MPLBACKEND": "Agg", "CUDA_VISIBLE_DEVICES": ""}
-    done = subprocess.run([sys.executable, "-m", "autograder.case_runner"], cwd=work_dir,
-                          input=b"".join(wire.dumps(r) for r in requests), capture_output=True,
-                          env=env, timeout=timeout)
-    lines = [wire.loads(line) for line in done.stdout.splitlines() if line.strip()]
-    report, answers = lines[0], lines[1:]
-    assert len(answers) == len(question.cases), (report, done.stderr.decode()[-2000:])
-    replies = []
-    for message in answers:
-        if message["status"] == "ok":
-            replies.append(Reply("ok", wire.decode(message["value"])))
-        else:
-            replies.append(Reply(message["status"], error=message.get("error"),
-                                 exception=message.get("exception")))
-    return judge(question, replies, 10.0), report
-
-
-def _replace_answer(cells: list[dict], label: str, source: str) -> list[dict]:
-    return [{**c, "source": source} if c["label"] == label else c for c in cells]
-
-
 @pytest.mark.parametrize("grade_id", ["test_flip_horizontal", "test_linear_value",
                                       "test_brightness_contrast"])
 def test_numpy_solutions_pass_in_the_case_runner_without_tensorflow(grade_id, graded, tmp_path):
@@ -595,7 +549,7 @@ def test_numpy_solutions_pass_in_the_case_runner_without_tensorflow(grade_id, gr
 
 
 def test_flip_that_delegates_to_tensorflow_earns_nothing(graded, tmp_path):
-    cells = _replace_answer(case_cells(), "flip_horizontal", '''
+    cells = replace_answer(case_cells(), "flip_horizontal", '''
 import tensorflow as tf
 
 def flip_horizontal(images, keypoints):
@@ -615,7 +569,7 @@ def flip_horizontal(images, keypoints):
 def test_answer_that_needs_another_cell_fails(graded, tmp_path):
     """The case process runs only answer and case-setup cells: the notebook's data is missing
     there, which is why the notebook says answers must be self-contained."""
-    cells = _replace_answer(case_cells(), "flip_horizontal", '''
+    cells = replace_answer(case_cells(), "flip_horizontal", '''
 def flip_horizontal(images, keypoints):
     width = x_val.shape[2]  # the notebook's data: not in the case process
     points = np.array(keypoints, copy=True)

@@ -11,8 +11,14 @@ import warnings
 
 import numpy as np
 import pytest
-from case_support import evaluate, questions
-from test_cases_a1 import case_cells, problems, run_in_case_runner, solution_namespace
+from case_support import (
+    case_cells,
+    evaluate,
+    problems,
+    questions,
+    run_in_case_runner,
+    solution_namespace,
+)
 
 from autograder.cases import Question
 from course.notebooks import ROOT
