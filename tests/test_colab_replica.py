@@ -87,8 +87,8 @@ def test_colabs_tfds_fails_with_the_fix_named_and_works_with_it(colab_session, t
     for fixed in (False, True):
         env = world.process_env()
         env.pop("PYTHONPATH")
-        path = [str(world.hooks)] + ([str(colab_replica.tfds_fix_dir())] if fixed else [])
-        env["PYTHONPATH"] = os.pathsep.join(path[::-1])
+        path = ([str(colab_replica.tfds_fix_dir())] if fixed else []) + [str(world.hooks)]
+        env["PYTHONPATH"] = os.pathsep.join(path)
         runs[fixed] = subprocess.run([str(colab_replica.kernel_python()), "-c", code], env=env,
                                      capture_output=True, text=True, timeout=300)
     assert runs[False].returncode != 0
