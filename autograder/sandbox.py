@@ -298,6 +298,10 @@ class DockerSandbox(Backend):
             args += ["--gpus", f"device={spec.gpu}"]
         for key, value in sorted({**spec.env, "COURSE_SANDBOX_PID_NAMESPACE": "1"}.items()):
             if key not in ("PATH", "HOME", "PYTHONPATH"):
+                # Folders in the work dir (IPYTHONDIR, MPLCONFIGDIR, KERAS_HOME) by their
+                # name in the container.
+                if value == str(work) or value.startswith(f"{work}/"):
+                    value = "/work" + value[len(str(work)):]
                 args += ["--env", f"{key}={value}"]
         program = [("/work" if a == str(work) else a) for a in argv]
         return args + ["--env", "HOME=/work", "--entrypoint", program[0], self.image, *program[1:]]

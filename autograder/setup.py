@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import nbformat
@@ -222,11 +223,33 @@ class GradingSetup:
         env.update(dict(self.options.sandbox_env))
         return env
 
+    @cached_property
+    def font_cache(self) -> Path:
+        """matplotlib's font list, built once in this process for every sandbox to copy."""
+        from matplotlib import font_manager
+
+        path = self.scratch / f"fontlist-v{font_manager.FontManager.__version__}.json"
+        font_manager.json_dump(font_manager.fontManager, path)
+        path.chmod(0o644)
+        return path
+
+    def matplotlib_dir(self, work_dir: Path) -> Path:
+        """A writable MPLCONFIGDIR holding a copy of the font list. Each sandbox has a fresh
+        home, where matplotlib (which Keras imports) would otherwise build that list
+        again: 1-2 s of every notebook run and case session."""
+        folder = work_dir / ".matplotlib"
+        folder.mkdir(mode=0o777, exist_ok=True)
+        folder.chmod(0o777)  # the sandbox's uid writes matplotlib's lock files here
+        shutil.copy(self.font_cache, folder / self.font_cache.name)
+        return folder
+
     def spec(self, work_dir: Path, gpu: str | None, uid: int,
              hidden: list[Path] | None = None) -> sandbox.SandboxSpec:
         _, data_dirs = self.data_mounts()
+        env = {"MPLCONFIGDIR": str(self.matplotlib_dir(work_dir)),
+               **self.environment(work_dir, gpu)}
         return sandbox.SandboxSpec(
-            work_dir=work_dir, env=self.environment(work_dir, gpu), limits=self.options.limits,
+            work_dir=work_dir, env=env, limits=self.options.limits,
             readable=[*sandbox.python_paths(), *sandbox.package_dirs(), *data_dirs,
                       *self.options.readable],
             hidden=list(hidden or []), gpu=gpu, uid=uid)

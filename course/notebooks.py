@@ -202,7 +202,7 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
     kernel_env.pop("MPLBACKEND", None)
     client = NotebookClient(
         nb, timeout=cell_timeout, kernel_name="python3", km=python_kernel_manager(python),
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(path.parent)}}, shutdown_kernel="immediate",
     )
     start = time.perf_counter()
     error = None
@@ -211,7 +211,10 @@ def execute(path: Path, *, timeout: float = 600, cell_timeout: float = 300,
     # keep it in a log and show its tail only when something goes wrong.
     kernel_log = tempfile.TemporaryFile(mode="w+")
     try:
-        with client.setup_kernel(env=kernel_env, cwd=str(path.parent), stderr=kernel_log):
+        # nbclient keeps a kernel alive whose manager it did not create, unless told
+        # otherwise: without cleanup_kc every run would leave a kernel (~1 GB with TF) behind.
+        with client.setup_kernel(env=kernel_env, cwd=str(path.parent), stderr=kernel_log,
+                                 cleanup_kc=True):
             for index, cell in enumerate(nb.cells):
                 if time.perf_counter() - start > timeout:
                     error = f"exceeded the {timeout:.0f} s limit before cell {index}"

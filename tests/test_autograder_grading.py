@@ -676,3 +676,25 @@ def test_the_user_backend_refuses_to_grade_where_student_code_could_read_solutio
     with pytest.raises(GraderMisconfigured, match="could read the grader's private files.*"
                                                    "chmod -R go-rwx"):
         pipeline.grade(options(course, backend="user", force=True))
+
+
+def test_a_sandbox_finds_matplotlibs_font_list_instead_of_building_it(honest):
+    """Each sandbox home is fresh; matplotlib (imported by Keras) reads the grader's copy of
+    its font list there instead of scanning the fonts again in every run."""
+    from autograder.setup import GradingSetup
+
+    course, _ = honest
+    setup = GradingSetup(options(course))
+    try:
+        work = setup.scratch / "probe"
+        work.mkdir(mode=0o777)
+        work.chmod(0o777)
+        probe = ("import logging, sys\nlogging.basicConfig(level=logging.INFO, stream=sys.stdout)\n"
+                 "import matplotlib, matplotlib.font_manager\nprint('CACHE', matplotlib.get_cachedir())")
+        run = sandbox.run_sandboxed(setup.backend, setup.spec(work, None, sandbox.ROOT_MODE_UID_BASE),
+                                    [sys.executable, "-c", probe], 120)
+    finally:
+        setup.close()
+    assert run.returncode == 0, run.stderr_tail
+    assert f"CACHE {work / '.matplotlib'}" in run.stderr_tail
+    assert "generated new fontManager" not in run.stderr_tail

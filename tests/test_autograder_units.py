@@ -128,6 +128,7 @@ RUNNER = [sys.executable, "-m", "autograder.runner"]
 
 def test_docker_command_line_names_its_container(tmp_path):
     box = spec(tmp_path, gpu="3")
+    box.env["MPLCONFIGDIR"] = str(box.work_dir.resolve() / ".matplotlib")
     backend = sandbox.DockerSandbox(image="grader:1")
     command = backend.command(box, [*RUNNER, str(box.work_dir.resolve())])
     text = " ".join(command)
@@ -138,7 +139,8 @@ def test_docker_command_line_names_its_container(tmp_path):
                  "--pids-limit 77", "--gpus device=3", "--read-only", "--cap-drop ALL",
                  f"source={(tmp_path / 'work').resolve()},target=/work",
                  f"type=tmpfs,destination={tmp_path / 'data' / 'blocked'}",
-                 "--env COURSE_GRADING=1", "grader:1 -m autograder.runner /work"):
+                 "--env COURSE_GRADING=1", "--env MPLCONFIGDIR=/work/.matplotlib",
+                 "grader:1 -m autograder.runner /work"):
         assert part in text, part
 
 

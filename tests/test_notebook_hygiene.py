@@ -90,3 +90,24 @@ def test_exercise_skeletons_name_the_exercise_they_sit_under(path):
             if exercise != heading:
                 misnamed.append(f"{exercise} under the heading {heading}")
     assert named and misnamed == []
+
+
+def test_execute_leaves_no_kernel_behind(tmp_path):
+    """Each run shuts its kernel down (nbclient keeps alive a kernel whose manager it was given)."""
+    import os
+
+    from course.notebooks import execute
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
+    path = tmp_path / "pid.ipynb"
+    nbformat.write(nb, path)
+    result = execute(path, timeout=120, cell_timeout=60)
+    assert result.ok, result.error
+    pid = int(result.notebook.cells[0].outputs[0]["text"])
+    try:
+        os.kill(pid, 0)
+        alive = not open(f"/proc/{pid}/stat").read().split(") ")[1].startswith("Z")
+    except (ProcessLookupError, FileNotFoundError):
+        alive = False
+    assert not alive, f"the kernel (pid {pid}) is still running after execute()"

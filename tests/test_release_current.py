@@ -1,34 +1,29 @@
 """The committed student versions in assignments/release/ are what nbgrader makes from source/."""
 
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
+from autograder.release import release
 from course.notebooks import ROOT
 
 COURSE = ROOT / "assignments"
 ASSIGNMENTS = sorted(p.name for p in (COURSE / "source").iterdir() if p.is_dir())
 
 
+# One worker regenerates every release once for all the tests below (--dist loadgroup).
+pytestmark = pytest.mark.xdist_group("release-current")
+
+
 @pytest.fixture(scope="module")
 def regenerated(tmp_path_factory):
+    """What `course-grader release` (nbgrader's generate_assignment) makes from source/ now."""
     work = tmp_path_factory.mktemp("course")
-    for name in ("nbgrader_config.py", "source"):
+    for name in ("nbgrader_config.py", "source", "grading"):
         src = COURSE / name
         (shutil.copytree if src.is_dir() else shutil.copy)(src, work / name)
     for assignment in ASSIGNMENTS:
-        done = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", assignment, "--force",
-             f"--CourseDirectory.root={work}", f"--CourseDirectory.db_url=sqlite:///{work}/gb.db"],
-            cwd=work, capture_output=True, text=True,
-            # nbgrader runs `alembic` from PATH to create the gradebook.
-            env={**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+        release(work, assignment, db_path=work / "gb.db")
     return work / "release"
 
 
