@@ -296,14 +296,15 @@ class DockerSandbox(Backend):
             args += ["--mount", f"type=tmpfs,destination={path}"]
         if spec.gpu is not None:
             args += ["--gpus", f"device={spec.gpu}"]
+        def in_container(value: str) -> str:
+            """The work dir and folders in it (IPYTHONDIR, MPLCONFIGDIR) by their container name."""
+            inside = value == str(work) or value.startswith(f"{work}/")
+            return "/work" + value[len(str(work)):] if inside else value
+
         for key, value in sorted({**spec.env, "COURSE_SANDBOX_PID_NAMESPACE": "1"}.items()):
             if key not in ("PATH", "HOME", "PYTHONPATH"):
-                # Folders in the work dir (IPYTHONDIR, MPLCONFIGDIR, KERAS_HOME) by their
-                # name in the container.
-                if value == str(work) or value.startswith(f"{work}/"):
-                    value = "/work" + value[len(str(work)):]
-                args += ["--env", f"{key}={value}"]
-        program = [("/work" if a == str(work) else a) for a in argv]
+                args += ["--env", f"{key}={in_container(value)}"]
+        program = [in_container(a) for a in argv]
         return args + ["--env", "HOME=/work", "--entrypoint", program[0], self.image, *program[1:]]
 
     def kill(self, spec):

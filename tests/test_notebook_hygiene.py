@@ -1,6 +1,7 @@
 """Committed notebooks are clean: valid, no outputs, shared setup cell, Colab badge."""
 
 import json
+import os
 import re
 
 import nbformat
@@ -10,6 +11,7 @@ from course.notebooks import (
     ROOT,
     colab_url,
     course_notebooks,
+    execute,
     problems,
     readme_problems,
     setup_cell,
@@ -94,10 +96,6 @@ def test_exercise_skeletons_name_the_exercise_they_sit_under(path):
 
 def test_execute_leaves_no_kernel_behind(tmp_path):
     """Each run shuts its kernel down (nbclient keeps alive a kernel whose manager it was given)."""
-    import os
-
-    from course.notebooks import execute
-
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("import os\nprint(os.getpid())")]
     path = tmp_path / "pid.ipynb"
