@@ -20,8 +20,8 @@ from autograder.setup import GraderMisconfigured, GradingSetup
 PROBE = r"""
 import json, os, sys
 report = {"python": sys.version.split()[0], "unreadable": [], "imports": [], "visible": []}
-for name in ("numpy", "nbclient", "nbformat", "ipykernel", "IPython", "course",
-             "autograder.runner", "autograder.case_runner"):
+for name in ("autograder.runner", "autograder.case_runner", "numpy", "nbclient", "nbformat",
+             "ipykernel", "IPython", "course"):  # autograder first: it spares jsonschema's grammar
     try:
         __import__(name)
     except Exception as err:

@@ -18,9 +18,10 @@ later, in a fresh process).
   not run.
 - Output beyond a byte budget per cell is dropped with one notice.
 - For each metric question the runner then asks the student's model for
-  predictions on the hidden images (no labels are ever in here), in batches,
-  reduced to labels where the metric needs labels, and saves them with
-  ``numpy.save``; the trusted side validates and scores them.
+  predictions on the hidden images (no labels are ever in here), in chunks of
+  about 32 MB that Keras splits into batches, reduced to labels where the metric
+  needs labels, and saves them with ``numpy.save``; the trusted side validates
+  and scores them.
 """
 
 from __future__ import annotations
@@ -32,11 +33,6 @@ import signal
 import sys
 import time
 from pathlib import Path
-
-# jsonschema (under nbformat) builds a large grammar for its optional "iri" format
-# check when imported: 1-3 s per process, and this process starts once per
-# submission. Notebook validation never uses that check.
-sys.modules.setdefault("rfc3987_syntax", None)
 
 import nbformat
 from nbclient import NotebookClient
@@ -90,22 +86,31 @@ class GradingClient(NotebookClient):
         return super().output(outs, msg, display_id, cell_index)
 
 
+# Keras's predict costs about 0.1 s per call (it builds a data pipeline each time), so the
+# hidden images go to it in chunks of about this many bytes (as float32), which Keras then
+# splits into batches; the chunk's images and outputs are what the prediction adds to memory.
+PREDICT_CHUNK_BYTES = 32 * 2**20
+
+
 def predict_source(request: PredictionRequest) -> str:
     """The cell the grader runs in the student's kernel; fresh names so that a student's
-    variables cannot shadow the grader's. Batches and label reduction keep the memory
-    of a large hidden set small (a mask's class fits in one byte)."""
+    variables cannot shadow the grader's. Chunks, batches and label reduction keep the
+    memory of a large hidden set small (a mask's class fits in one byte)."""
     reduce = ("__grader_out = __grader_np.asarray(__grader_out).argmax(axis=-1)"
               ".astype(__grader_np.uint8)" if request.reduce == "argmax" else
               "__grader_out = __grader_np.asarray(__grader_out, dtype=__grader_np.float32)")
     return (
         "import numpy as __grader_np\n"
         f"__grader_images = __grader_np.load({request.images!r}, mmap_mode='r')\n"
+        f"__grader_step = max({request.batch_size}, {PREDICT_CHUNK_BYTES}\n"
+        "                    // max(1, 4 * int(__grader_np.prod(__grader_images.shape[1:]))))\n"
         "__grader_parts = []\n"
-        f"for __grader_start in range(0, len(__grader_images), {request.batch_size}):\n"
+        "for __grader_start in range(0, len(__grader_images), __grader_step):\n"
         "    __grader_batch = __grader_np.array(\n"
-        f"        __grader_images[__grader_start:__grader_start + {request.batch_size}])\n"
+        "        __grader_images[__grader_start:__grader_start + __grader_step])\n"
         "    try:\n"
-        f"        __grader_out = {request.model}.predict(__grader_batch, verbose=0)\n"
+        f"        __grader_out = {request.model}.predict(__grader_batch, "
+        f"batch_size={request.batch_size}, verbose=0)\n"
         "    except TypeError:\n"
         f"        __grader_out = {request.model}.predict(__grader_batch)\n"
         f"    {reduce}\n"

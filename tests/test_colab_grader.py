@@ -156,6 +156,10 @@ def test_the_colab_grader_grades_in_a_sandbox_and_keeps_drive_out_of_reach(tmp_p
                           "PIP_DISABLE_PIP_VERSION_CHECK": "1"})
     assert result.ok, result.error
     assert colab_replica.freeze(colab_replica.VENV) == before  # Colab's packages untouched
+    # ... and used: the grader's environment added what Colab lacks, not a second copy of them
+    added = {p.name.split("-")[0].lower() for p in
+             (tmp_path / "opt" / "course-grader").glob("lib/python3*/site-packages/*.dist-info")}
+    assert "nbgrader" in added and not added & {"numpy", "keras", "matplotlib", "tensorflow"}, added
     text = "\n".join(o.get("text", "") for c in result.notebook.cells
                      for o in c.get("outputs", []))
     assert "Student code will run in the 'bwrap' sandbox." in text
