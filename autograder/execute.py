@@ -153,9 +153,14 @@ def run_cases(setup: GradingSetup, prepared_notebook: nbformat.NotebookNode, scr
     for question in setup.questions:
         groups.setdefault(question.profile, []).append(question)
     verdicts, problems = [], []
+    # A cell that ran past its limit (or hung its process) in one profile's session is left
+    # out of the next sessions: the answer had its time once, and an endless loop would
+    # otherwise burn a core for the whole limit in every session.
+    overran: set[str] = set()
     for number, (profile, questions) in enumerate(groups.items()):
         replies, found, refused_cells = _serve_profile(setup, cells, questions, profile,
-                                                       scratch / f"cases-{number}", slot, gpu)
+                                                       scratch / f"cases-{number}", slot, gpu,
+                                                       overran)
         verdicts += [judge(question, replies[question.grade_id],
                            setup.max_points[question.grade_id]) for question in questions]
         # A session that takes libraries away also runs the cells that need them (a Keras
@@ -167,12 +172,15 @@ def run_cases(setup: GradingSetup, prepared_notebook: nbformat.NotebookNode, scr
     return verdicts, problems
 
 
-def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu):
+def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu,
+                   skipped: set[str]):
+    """One profile's cases in its own session; ``skipped`` (the cells that overran, shared
+    with the other profiles' sessions) grows by the cells that overrun here."""
     blocked, forbidden = profile
     limit = setup.options.timeouts.test
     pending = [(q.grade_id, case) for q in questions for case in q.cases]
     replies: dict[str, list[Reply]] = {q.grade_id: [] for q in questions}
-    problems, refused_cells, skipped = [], [], set()
+    problems, refused_cells = [], []
     for attempt in range(MAX_SESSION_RESTARTS + 1):
         if not pending:
             break
@@ -197,6 +205,8 @@ def _serve_profile(setup, cells, questions, profile, work_root: Path, slot, gpu)
                 if isinstance(cell, dict) and cell.get("status") in ("timeout", "forbidden"):
                     (problems if cell["status"] == "timeout" else refused_cells).append(
                         f"cases: cell {cell.get('label')}: {cell.get('error')}")
+                    if cell["status"] == "timeout":
+                        skipped.add(str(cell.get("label")))
             while pending:
                 grade_id, case = pending[0]
                 message = session.ask({"id": len(replies[grade_id]),
