@@ -24,7 +24,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 # nbgrader opens a Gradebook, and with it a new SQLAlchemy engine, about 11 times to record
 # one submission. SQLAlchemy caches compiled statements per engine, so a new engine each
-# time spent a third of every recording compiling the same SQL again. One engine per
+# time spent over a quarter of every recording compiling the same SQL again. One engine per
 # database URL in this process keeps that cache; Gradebook.close() still disposes of the
 # engine's connections.
 nbgrader.api.create_engine = functools.cache(sqlalchemy.create_engine)
