@@ -156,11 +156,11 @@ def run_cases(setup: GradingSetup, prepared_notebook: nbformat.NotebookNode, scr
     # A cell that ran past its limit (or hung its process) in one profile's session is left
     # out of the next sessions: the answer had its time once, and an endless loop would
     # otherwise burn a core for the whole limit in every session.
-    overran: set[str] = set()
+    skipped: set[str] = set()
     for number, (profile, questions) in enumerate(groups.items()):
         replies, found, refused_cells = _serve_profile(setup, cells, questions, profile,
                                                        scratch / f"cases-{number}", slot, gpu,
-                                                       overran)
+                                                       skipped)
         verdicts += [judge(question, replies[question.grade_id],
                            setup.max_points[question.grade_id]) for question in questions]
         # A session that takes libraries away also runs the cells that need them (a Keras
